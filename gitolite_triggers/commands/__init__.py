@@ -1,0 +1,1 @@
+"""One module per ``gitolite-triggers`` sub-command, each with ``main(argv) -> int``."""

@@ -1,0 +1,80 @@
+"""``gitolite-triggers rc show [KEY]`` and ``rc check [FILE...]``.
+
+``show`` prints the effective value of every key (or one), and for trigger lists which
+file and line each entry came from. ``check`` validates the rc and its fragments (or
+the files named) and exits 0 when valid, 1 when not; did-you-mean warnings never fail it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from gitolite_triggers.rc import Rc, build, load_rc, source_files
+
+
+def _show_entries(entries: list[dict[str, Any]], indent: str = "  ") -> None:
+    for e in entries:
+        extra = []
+        if e.get("timeout"):
+            extra.append(f"timeout={e['timeout']:g}s")
+        if e.get("on_failure", "abort") != "abort":
+            extra.append(f"on_failure={e['on_failure']}")
+        tail = f"  [{', '.join(extra)}]" if extra else ""
+        print(f"{indent}{e['text']}{tail}    # {e['source']}")
+
+
+def show(rc: Rc, key: str | None) -> int:
+    if key is None:
+        for k, v in rc.settings.items():
+            print(f"{k}: {json.dumps(v)}")
+        for hook, entries in rc.hooks.items():
+            if entries:
+                print(f"hooks.{hook}:")
+                _show_entries(entries)
+        for name in sorted(rc.triggers):
+            print(f"{name}:")
+            _show_entries(rc.triggers[name])
+        return 0
+    if key in rc.triggers:
+        _show_entries(rc.triggers[key], indent="")
+        return 0
+    if key.startswith("hooks.") and key[6:] in rc.hooks:
+        _show_entries(rc.hooks[key[6:]], indent="")
+        return 0
+    if key in rc.settings:
+        value = rc.settings[key]
+        print(value if isinstance(value, str) else json.dumps(value, indent=2))
+        return 0
+    print(f"FATAL: '{key}' is not set in the rc", file=sys.stderr)
+    return 1
+
+
+def check(files: list[str]) -> int:
+    paths = [Path(f) for f in files] if files else source_files()
+    missing = [p for p in paths if not p.exists()]
+    for p in missing:
+        print(f"{p}: no such file", file=sys.stderr)
+    _, errors, warnings = build([p for p in paths if p.exists()])
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    for e in errors:
+        print(e, file=sys.stderr)
+    if errors or missing:
+        return 1
+    print(f"rc OK ({len(paths)} file{'s' if len(paths) != 1 else ''})")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: gitolite-triggers rc show [KEY] | rc check [FILE...]")
+        return 0 if argv else 2
+    if argv[0] == "check":
+        return check(argv[1:])
+    if argv[0] == "show":
+        return show(load_rc(), argv[1] if len(argv) > 1 else None)
+    print(f"gitolite-triggers rc: unknown action '{argv[0]}' (show or check)", file=sys.stderr)
+    return 2

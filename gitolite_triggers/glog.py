@@ -1,0 +1,46 @@
+"""gitolite's log format: ``<local YYYY-MM-DD.HH:MM:SS>\\t<GL_TID>\\t<fields...>``.
+
+Many processes (every ssh session, every hook) append to the same monthly file, so a
+line is written with exactly one ``write`` on an ``O_APPEND`` descriptor: the kernel
+keeps such appends whole and in one piece on a local file system.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from gitolite_triggers.rc import Rc
+
+
+def format_line(tid: str, fields: tuple[str, ...] | list[str]) -> bytes:
+    """One log line; CR/LF inside a field become ``<<newline>>`` as in gitolite."""
+    stamp = time.strftime("%Y-%m-%d.%H:%M:%S", time.localtime())
+    clean = [str(f).replace("\r\n", "<<newline>>").replace("\n", "<<newline>>").replace("\r", "<<newline>>") for f in fields]
+    return ("\t".join([stamp, tid, *clean]) + "\n").encode("utf-8", "replace")
+
+
+def log(rc: Rc | None, *fields: str, logfile: str | None = None) -> None:
+    """Append one line; a log that cannot be written is reported on stderr, not fatal."""
+    path = logfile or os.environ.get("GL_LOGFILE") or (rc.logfile() if rc else None)
+    if not path:
+        return
+    tid = os.environ.get("GL_TID") or str(os.getpid())
+    data = format_line(tid, fields)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    except FileNotFoundError:
+        try:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as e:
+            print(f"WARNING: cannot write log {path}: {e.strerror}", file=sys.stderr)
+            return
+    except OSError as e:
+        print(f"WARNING: cannot write log {path}: {e.strerror}", file=sys.stderr)
+        return
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)

@@ -1,0 +1,103 @@
+"""Find the thing an rc trigger entry names.
+
+Lookup order (docs/rc.md):
+1. an absolute path to an executable file;
+2. ``$LOCAL_CODE/triggers/<program>`` (executable), then the package's built-in programs
+   in ``gitolite_triggers/triggers/<program>`` (sub-paths like ``post-compile/ssh-authkeys``);
+3. a Python callable ``package.module:function``, run in-process;
+4. an entry point another pip package registers in the group ``gitolite_triggers.programs``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gitolite_triggers.paths import BUILTIN_TRIGGERS_DIR
+
+ENTRY_POINT_GROUP = "gitolite_triggers.programs"
+
+Callable_ = Callable[[list[str]], int | None]
+
+
+@dataclass
+class Resolved:
+    """Either a command prefix to exec (``argv0``) or an in-process callable."""
+
+    name: str
+    command: list[str] | None = None
+    func: Callable_ | None = None
+    where: str = ""
+
+
+class NotFound(Exception):
+    """The program does not exist or is not executable; the runner warns and goes on."""
+
+
+def _safe_subpath(program: str) -> bool:
+    parts = program.split("/")
+    return bool(program) and not program.startswith("/") and ".." not in parts and "" not in parts
+
+
+def _is_exec(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def _builtin(program: str) -> str | None:
+    path = BUILTIN_TRIGGERS_DIR / program
+    return str(path) if path.is_file() else None
+
+
+def load_callable(spec: str) -> Callable_:
+    """Import ``package.module:function``; raise NotFound with the reason."""
+    module_name, _, func_name = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise NotFound(f"cannot import {module_name}: {e}") from None
+    func = module
+    for part in func_name.split("."):
+        func = getattr(func, part, None)
+        if func is None:
+            raise NotFound(f"{module_name} has no {func_name}")
+    if not callable(func):
+        raise NotFound(f"{spec} is not callable")
+    return func  # type: ignore[return-value]
+
+
+def _entry_point(program: str) -> Resolved | None:
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == program:
+            try:
+                return Resolved(program, func=ep.load(), where=f"entry point {ep.value}")
+            except Exception as e:  # noqa: BLE001 - a broken plugin must not crash the runner
+                raise NotFound(f"entry point {ep.value} failed to load: {e}") from None
+    return None
+
+
+def resolve(program: str, local_code: str | None) -> Resolved:
+    """Resolve one rc program name; raise NotFound when nothing matches."""
+    if os.path.isabs(program):
+        if _is_exec(program):
+            return Resolved(program, command=[program], where=program)
+        raise NotFound("not found or not executable")
+    if _safe_subpath(program):
+        if local_code:
+            candidate = os.path.join(local_code, "triggers", program)
+            if _is_exec(candidate):
+                return Resolved(program, command=[candidate], where=candidate)
+        builtin = _builtin(program)
+        if builtin:
+            # Built-ins are Python files run by this interpreter, so they find this package.
+            return Resolved(program, command=[sys.executable, builtin], where=builtin)
+    if ":" in program:
+        return Resolved(program, func=load_callable(program), where=program)
+    found = _entry_point(program)
+    if found:
+        return found
+    raise NotFound("not found or not executable")

@@ -1,0 +1,196 @@
+"""The effective rc, loaded fast.
+
+Every fetch and push loads the rc, so the validated, merged rc is cached as JSON beside
+the main rc file, together with the mtime and size of each source (the main rc, the
+rc.d folder itself, each fragment). A matching cache is read with ``json`` alone; a
+stale or missing one is rebuilt, which is the only time PyYAML and jsonschema are
+imported. An invalid rc raises RcError every time (nothing stale is trusted).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from gitolite_triggers import paths
+from gitolite_triggers.rcerrors import RcError
+
+CACHE_VERSION = 2
+ALWAYS_FIREABLE = ("POST_COMPILE", "POST_CREATE")
+
+__all__ = ["Rc", "RcError", "load_rc", "source_files", "build"]
+
+
+def source_files() -> list[Path]:
+    """The rc files in merge order: the main rc (if present), then rc.d/*.yaml sorted."""
+    files = []
+    main = paths.rc_path()
+    if main.exists():
+        files.append(main)
+    rc_d = paths.rc_d_path()
+    if rc_d.is_dir():
+        files.extend(sorted(p for p in rc_d.glob("*.yaml") if p.is_file()))
+    return files
+
+
+def _stamp(path: Path) -> list[Any]:
+    try:
+        st = path.stat()
+    except OSError:
+        return [str(path), None, None]
+    return [str(path), st.st_mtime_ns, st.st_size]
+
+
+def _stamps() -> list[list[Any]]:
+    stamps = [_stamp(paths.rc_path()), _stamp(paths.rc_d_path())]
+    stamps.extend(_stamp(p) for p in source_files() if p != paths.rc_path())
+    return stamps
+
+
+def build(files: list[Path] | None = None) -> tuple[dict[str, Any], list[str], list[str]]:
+    """Parse, validate and merge; return (effective, errors, warnings). Imports YAML."""
+    from gitolite_triggers.rcmerge import merge
+    from gitolite_triggers.rcvalidate import validate
+    from gitolite_triggers.rcyaml import load_file
+
+    errors: list[str] = []
+    warnings: list[str] = []
+    loaded = []
+    for path in source_files() if files is None else files:
+        try:
+            one = load_file(path)
+        except RcError as e:
+            errors.append(str(e))
+            continue
+        errs, warns = validate(one)
+        errors.extend(errs)
+        warnings.extend(warns)
+        if not errs:
+            loaded.append(one)
+    if errors:
+        return {}, errors, warnings
+    effective = merge(loaded)
+    warnings.extend(effective.pop("warnings"))
+    effective["warnings"] = warnings
+    return effective, errors, warnings
+
+
+def _write_cache(effective: dict[str, Any], stamps: list[list[Any]]) -> None:
+    cache = paths.rc_cache_path()
+    doc = {"version": CACHE_VERSION, "python": sys.version_info[:2], "sources": stamps, **effective}
+    tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(doc, f)
+        os.replace(tmp, cache)
+    except OSError:
+        # A read-only home still works, just without the cache.
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+
+
+def _read_cache(stamps: list[list[Any]]) -> dict[str, Any] | None:
+    try:
+        with open(paths.rc_cache_path(), encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if doc.get("version") != CACHE_VERSION or doc.get("sources") != stamps:
+        return None
+    return doc
+
+
+def load_rc(use_cache: bool = True) -> Rc:
+    """The effective rc; raises RcError (with every file:line message) if it is invalid."""
+    stamps = _stamps()
+    doc = _read_cache(stamps) if use_cache else None
+    if doc is None:
+        effective, errors, _ = build()
+        if errors:
+            raise RcError("invalid rc, refusing to run:\n" + "\n".join(errors))
+        # Re-stamp after reading: an edit during the build must not be cached as current.
+        if _stamps() == stamps:
+            _write_cache(effective, stamps)
+        doc = effective
+    return Rc(doc)
+
+
+class Rc:
+    """Read-only view of the effective rc with the accessors the rest of the code needs."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+        self.settings: dict[str, Any] = doc["settings"]
+        self.triggers: dict[str, list[dict[str, Any]]] = doc["triggers"]
+        self.hooks: dict[str, list[dict[str, Any]]] = doc["hooks"]
+        self.warnings: list[str] = doc.get("warnings", [])
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.settings.get(key, default)
+
+    @property
+    def repo_base(self) -> str:
+        return self.settings["GL_REPO_BASE"]
+
+    @property
+    def admin_base(self) -> str:
+        return self.settings["GL_ADMIN_BASE"]
+
+    @property
+    def local_code(self) -> str | None:
+        return self.settings.get("LOCAL_CODE")
+
+    @property
+    def umask(self) -> int:
+        return self.settings["UMASK"]
+
+    @property
+    def buildkite(self) -> dict[str, Any]:
+        return self.settings.get("buildkite") or {}
+
+    def trigger_list(self, name: str) -> list[dict[str, Any]]:
+        return self.triggers.get(name, [])
+
+    def hook_list(self, hook: str) -> list[dict[str, Any]]:
+        return self.hooks.get(hook, [])
+
+    def fireable(self) -> list[str]:
+        """Trigger names ``trigger NAME`` accepts: those in the rc, plus POST_COMPILE/POST_CREATE."""
+        return sorted(set(self.triggers) | set(ALWAYS_FIREABLE))
+
+    def logfile(self) -> str:
+        """``$GL_LOGFILE`` if inherited, else LOG_TEMPLATE with %y %m %d filled in (local time)."""
+        inherited = os.environ.get("GL_LOGFILE")
+        if inherited:
+            return inherited
+        now = time.localtime()
+        return (
+            self.settings["LOG_TEMPLATE"]
+            .replace("%y", f"{now.tm_year:04d}")
+            .replace("%m", f"{now.tm_mon:02d}")
+            .replace("%d", f"{now.tm_mday:02d}")
+        )
+
+    def apply_process_settings(self) -> None:
+        """What gitolite does at start-up for every process: umask, GL_TID, GL_LOGFILE, base dirs."""
+        os.umask(self.umask)
+        os.environ.setdefault("GL_TID", str(os.getpid()))
+        os.environ["GL_LOGFILE"] = self.logfile()
+        os.environ["GL_REPO_BASE"] = self.repo_base
+        os.environ["GL_ADMIN_BASE"] = self.admin_base
+        bindir = bin_dir()
+        os.environ["GL_BINDIR"] = bindir
+        path = os.environ.get("PATH", "")
+        if not path.startswith(bindir + os.pathsep):
+            os.environ["PATH"] = bindir + os.pathsep + path if path else bindir
+
+
+def bin_dir() -> str:
+    """Where the ``gitolite-triggers`` script lives (the venv's bin), exported as GL_BINDIR."""
+    return os.path.dirname(os.path.abspath(sys.executable))

@@ -1,0 +1,151 @@
+"""Check one parsed rc file against the shipped JSON schema, with file:line:col messages.
+
+Runs only when the rc cache is rebuilt (and for ``rc check``), never on the hot path.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from functools import cache
+from typing import Any
+
+from gitolite_triggers.paths import SCHEMA_DIR
+from gitolite_triggers.rcyaml import Loaded
+
+TRIGGER_NAMES = (
+    "ACCESS_CHECK",
+    "PRE_GIT",
+    "POST_GIT",
+    "POST_COMPILE",
+    "PRE_CREATE",
+    "POST_CREATE",
+    "ACCESS_1",
+    "ACCESS_2",
+)
+TRIGGER_SHAPE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The rc schema; the buildkite section's own schema is spliced in when present."""
+    with open(SCHEMA_DIR / "rc.schema.json", encoding="utf-8") as f:
+        doc = json.load(f)
+    bk = SCHEMA_DIR / "buildkite.schema.json"
+    if bk.exists():
+        with open(bk, encoding="utf-8") as f:
+            doc["$defs"]["buildkite"] = json.load(f)
+    # In JSON Schema, properties and patternProperties both apply: keep upper-case
+    # settings (UMASK, GL_REPO_BASE...) from also being checked as trigger lists.
+    upper = "|".join(k for k in doc["properties"] if TRIGGER_SHAPE.match(k))
+    trigger_schema = doc["patternProperties"].pop(TRIGGER_SHAPE.pattern)
+    doc["patternProperties"][f"^(?!(?:{upper})$)[A-Z][A-Z0-9_]*$"] = trigger_schema
+    return doc
+
+
+def known_settings() -> tuple[str, ...]:
+    return tuple(schema()["properties"])
+
+
+def _nearest(word: str, candidates: tuple[str, ...]) -> str | None:
+    found = difflib.get_close_matches(word, candidates, n=1, cutoff=0.75)
+    if not found:
+        found = difflib.get_close_matches(word.upper(), [c.upper() for c in candidates], n=1, cutoff=0.75)
+        if found:
+            found = [c for c in candidates if c.upper() == found[0]]
+    return found[0] if found else None
+
+
+def _fmt_path(path: tuple[Any, ...]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "null"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _message(err: Any) -> str:
+    """Say what was expected, in an admin's words rather than the schema's."""
+    desc = err.schema.get("description") if isinstance(err.schema, dict) else None
+    v = err.validator
+    if v == "required":
+        missing = re.findall(r"'([^']+)' is a required property", err.message)
+        return f"missing required key {missing[0]!r}" if missing else err.message
+    if v == "additionalProperties":
+        extra = re.findall(r"'([^']+)'", err.message)
+        allowed = ", ".join(sorted(err.schema.get("properties", {})))
+        names = ", ".join(repr(e) for e in extra) or "a key"
+        return f"unknown key {names}; expected one of: {allowed}"
+    if v == "enum":
+        return f"expected one of {', '.join(map(repr, err.validator_value))}, got {_describe(err.instance)}"
+    if desc:
+        return f"expected {desc}, got {_describe(err.instance)}"
+    if v == "type":
+        want = err.validator_value
+        want = " or ".join(want) if isinstance(want, list) else want
+        return f"expected {want}, got {_describe(err.instance)}"
+    return err.message
+
+
+def validate(loaded: Loaded) -> tuple[list[str], list[str]]:
+    """Return (errors, warnings) for one file, each message starting ``file:line:col:``."""
+    from jsonschema import Draft202012Validator
+
+    errors: list[str] = []
+    warnings: list[str] = []
+    settings = known_settings()
+    known = settings + TRIGGER_NAMES
+    for key in loaded.data:
+        line, col = loaded.where((key,), key=True)
+        where = f"{loaded.path}:{line}:{col}"
+        if not isinstance(key, str):
+            errors.append(f"{where}: {key!r}: top-level keys must be strings")
+            continue
+        if key in known:
+            continue
+        near = _nearest(key, known)
+        if TRIGGER_SHAPE.match(key):
+            if near:
+                warnings.append(
+                    f"{where}: {key}: kept as a custom trigger, but did you mean {near}?"
+                )
+            continue
+        hint = f"; did you mean {near!r}?" if near else ""
+        errors.append(
+            f"{where}: {key}: unknown key (settings are {', '.join(settings)};"
+            f" trigger names are upper case){hint}"
+        )
+    if errors:
+        return errors, warnings
+    validator = Draft202012Validator(schema())
+    seen: set[tuple[tuple[Any, ...], str]] = set()
+    for err in sorted(validator.iter_errors(loaded.data), key=lambda e: list(map(str, e.absolute_path))):
+        path = tuple(err.absolute_path)
+        if err.validator in ("if", "then", "else", "$ref"):
+            continue
+        at_key = err.validator == "additionalProperties"
+        if at_key:
+            extra = re.findall(r"'([^']+)'", err.message)
+            if extra and path + (extra[0],) in loaded.key_marks:
+                line, col = loaded.where(path + (extra[0],), key=True)
+            else:
+                line, col = loaded.where(path)
+        else:
+            line, col = loaded.where(path)
+        msg = _message(err)
+        if (path, msg) in seen:
+            continue
+        seen.add((path, msg))
+        errors.append(f"{loaded.path}:{line}:{col}: {_fmt_path(path)}: {msg}")
+    return errors, warnings

@@ -1,0 +1,240 @@
+"""Fire a trigger sequence: the contract of docs/triggers.md (../shared/reference/seed-triggers.md).
+
+Each entry's program gets ``argv = rc args + [TRIGGER NAME] + trigger args``, run
+directly (never through a shell), one after another in rc order:
+
+- missing or not executable: a warning on stderr and in the log, and the sequence goes on;
+- exit status N != 0: the rest is skipped and N is returned, unless the entry says
+  ``on_failure: continue``;
+- a timeout kills the program's whole process group and is a failure (status 124);
+- an in-process callable that raises is a failure (status 1) reported by its message,
+  never by a traceback on the client's screen.
+
+Programs' stdin is /dev/null unless the caller feeds data (the hooks do), because in
+the ssh wrapper stdin is the git protocol stream. With ``stdout_to_stderr`` their stdout
+goes to our stderr, for the same reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from gitolite_triggers import glog
+from gitolite_triggers.programs import NotFound, Resolved, resolve
+from gitolite_triggers.rc import Rc
+
+TIMEOUT_STATUS = 124
+KILL_GRACE_SECONDS = 2.0
+
+
+@dataclass
+class Options:
+    """How the caller wants a sequence run."""
+
+    stdout_to_stderr: bool = False
+    verbose: bool = False
+    dry_run: bool = False
+    stdin_data: bytes | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    out: TextIO | None = None  # where -v / --dry-run lines go (default: stderr)
+
+
+def trigger_env(rc: Rc, repo: str | None = None, user: str | None = None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment every trigger program sees: ours, plus the contract's GL_* variables."""
+    env = dict(os.environ)
+    env.setdefault("GL_TID", str(os.getpid()))
+    env["GL_LOGFILE"] = env.get("GL_LOGFILE") or rc.logfile()
+    env["GL_REPO_BASE"] = rc.repo_base
+    env["GL_ADMIN_BASE"] = rc.admin_base
+    env.setdefault("GL_BINDIR", os.path.dirname(os.path.abspath(sys.executable)))
+    if user:
+        env["GL_USER"] = user
+    if repo:
+        env["GL_REPO"] = env.get("GL_REPO") or repo
+        # gitolite's env_options: drop every inherited GL_OPTION_*, then set the repo's.
+        for key in [k for k in env if k.startswith("GL_OPTION_")]:
+            del env[key]
+        from gitolite_triggers.options import env_options
+
+        env.update(env_options(rc, repo))
+    if extra:
+        env.update(extra)
+    return env
+
+
+def fire(rc: Rc, name: str, *args: str, opts: Options | None = None, repo: str | None = None, user: str | None = None) -> int:
+    """Run trigger sequence ``name``; return 0, or the status of the program that stopped it.
+
+    ``repo``/``user`` default to the first two trigger args for the triggers whose
+    contract starts with them, so GL_OPTION_* follow the repo as in gitolite.
+    """
+    return fire_entries(rc, name, rc.trigger_list(name), list(args), opts=opts, repo=repo, user=user)
+
+
+def fire_entries(
+    rc: Rc,
+    name: str,
+    entries: Sequence[Mapping[str, Any]],
+    args: list[str],
+    opts: Options | None = None,
+    repo: str | None = None,
+    user: str | None = None,
+    name_in_argv: bool = True,
+) -> int:
+    """Run an explicit list of entries under trigger name ``name``.
+
+    The repo hooks use this for their ``hooks:`` lists with ``name_in_argv=False``: those
+    programs get git's own hook interface (rc args, then git's args), so existing hook
+    scripts work unchanged.
+    """
+    opts = opts or Options()
+    if not entries:
+        return 0
+    if repo is None and args and name_in_argv and name != "POST_COMPILE":
+        repo = args[0]
+    env = trigger_env(rc, repo=repo, user=user, extra=opts.env)
+    out = opts.out or sys.stderr
+    for entry in entries:
+        argv = [*entry["args"], name, *args] if name_in_argv else [*entry["args"], *args]
+        try:
+            target = resolve(entry["program"], rc.local_code)
+        except NotFound as e:
+            print(f"WARNING: skipped trigger '{entry['text']}' ({e})", file=sys.stderr)
+            glog.log(rc, "warn", f"skipped trigger '{entry['text']}' ({e})")
+            continue
+        if opts.dry_run:
+            print(f"would run: {_show(target)} {' '.join(map(_quote, argv))}".rstrip(), file=out)
+            continue
+        if opts.verbose:
+            print(f"trigger {name}: running {_show(target)} argv={argv!r}", file=out)
+        started = time.monotonic()
+        if target.func is not None:
+            rc_status, message = _run_callable(target, argv, env, entry, opts)
+        else:
+            rc_status, message = _run_program(target, argv, env, entry, opts)
+        ms = int((time.monotonic() - started) * 1000)
+        glog.log(rc, "trigger", name, entry["program"], f"exit={rc_status}", f"{ms}ms")
+        if message:
+            print(message, file=sys.stderr)
+        if opts.verbose:
+            print(f"trigger {name}: {entry['program']} exited {rc_status} in {ms} ms", file=out)
+        if rc_status != 0:
+            if entry.get("on_failure", "abort") == "continue":
+                continue
+            return rc_status
+    return 0
+
+
+def _show(target: Resolved) -> str:
+    return target.where if target.func is not None else target.command[-1]  # type: ignore[index]
+
+
+def _quote(word: str) -> str:
+    return word if word and all(c.isalnum() or c in "-_./:=@+,%" for c in word) else repr(word)
+
+
+def _run_program(target: Resolved, argv: list[str], env: dict[str, str], entry: Mapping[str, Any], opts: Options) -> tuple[int, str]:
+    stdout = sys.stderr.fileno() if opts.stdout_to_stderr else None
+    stdin = subprocess.PIPE if opts.stdin_data is not None else subprocess.DEVNULL
+    if opts.stdout_to_stderr:
+        sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        proc = subprocess.Popen(  # noqa: S603 - argv list, never a shell
+            [*target.command, *argv],  # type: ignore[misc]
+            stdin=stdin,
+            stdout=stdout,
+            env=env,
+            start_new_session=True,
+        )
+    except OSError as e:
+        return 1, f"FATAL: trigger program '{entry['program']}' could not start: {e.strerror}"
+    timeout = entry.get("timeout")
+    try:
+        if opts.stdin_data is not None:
+            try:
+                proc.communicate(opts.stdin_data, timeout=timeout)
+            except BrokenPipeError:
+                proc.wait(timeout=timeout)
+        else:
+            proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        return TIMEOUT_STATUS, f"FATAL: trigger program '{entry['program']}' timed out after {timeout:g}s and was killed"
+    code = proc.returncode
+    if code < 0:
+        return 128 - code, f"FATAL: trigger program '{entry['program']}' was killed by signal {-code}"
+    return code, ""
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    for sig, grace in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=grace)
+            # The leader is gone; make sure no straggler in its group survives either.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    proc.wait()
+
+
+class _Timeout(BaseException):
+    """Raised in the main thread by SIGALRM when an in-process program overruns."""
+
+
+@contextlib.contextmanager
+def _patched_env(env: Mapping[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _run_callable(target: Resolved, argv: list[str], env: dict[str, str], entry: Mapping[str, Any], opts: Options) -> tuple[int, str]:
+    timeout = entry.get("timeout")
+    old_handler = None
+    if timeout:
+        def on_alarm(signum: int, frame: Any) -> None:
+            raise _Timeout
+
+        old_handler = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, float(timeout))
+    redirect = contextlib.redirect_stdout(sys.stderr) if opts.stdout_to_stderr else contextlib.nullcontext()
+    try:
+        with _patched_env(env), redirect:
+            result = target.func(list(argv))  # type: ignore[misc]
+        return (int(result) if result else 0), ""
+    except _Timeout:
+        return TIMEOUT_STATUS, f"FATAL: trigger program '{entry['program']}' timed out after {timeout:g}s"
+    except SystemExit as e:
+        code = e.code
+        if code is None:
+            return 0, ""
+        if isinstance(code, int):
+            return code, ""
+        return 1, f"FATAL: trigger program '{entry['program']}' failed: {code}"
+    except Exception as e:  # noqa: BLE001 - the contract: a message, never a traceback
+        text = str(e) or type(e).__name__
+        return 1, f"FATAL: trigger program '{entry['program']}' failed: {text}"
+    finally:
+        if timeout:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old_handler)
