@@ -1,0 +1,1 @@
+"""Helpers shared by the test modules (sandboxed server accounts, sshd, CLI runners)."""
