@@ -23,7 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compile": ("gitolite_triggers.commands.compile_cmd", "compile the access rules"),
     "setup": ("gitolite_triggers.commands.setup_cmd", "prepare or repair a server account"),
     "shell": ("gitolite_triggers.shell.wrapper", "the ssh forced command: shell USER"),
-    "buildkite": ("gitolite_triggers.buildkite.cli", "Buildkite delivery: status, deliver, retry, check"),
+    "buildkite": (
+        "gitolite_triggers.buildkite.cli",
+        "Buildkite delivery: status, deliver, retry, check",
+    ),
     "demo": ("gitolite_triggers.demo", "run the sandboxed demo server"),
 }
 

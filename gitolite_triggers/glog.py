@@ -17,7 +17,13 @@ from gitolite_triggers.rc import Rc
 def format_line(tid: str, fields: tuple[str, ...] | list[str]) -> bytes:
     """One log line; CR/LF inside a field become ``<<newline>>`` as in gitolite."""
     stamp = time.strftime("%Y-%m-%d.%H:%M:%S", time.localtime())
-    clean = [str(f).replace("\r\n", "<<newline>>").replace("\n", "<<newline>>").replace("\r", "<<newline>>") for f in fields]
+    clean = [
+        str(f)
+        .replace("\r\n", "<<newline>>")
+        .replace("\n", "<<newline>>")
+        .replace("\r", "<<newline>>")
+        for f in fields
+    ]
     return ("\t".join([stamp, tid, *clean]) + "\n").encode("utf-8", "replace")
 
 

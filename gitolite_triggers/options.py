@@ -23,4 +23,6 @@ def repo_options(rc: Rc, repo: str) -> dict[str, str]:
 
 def env_options(rc: Rc, repo: str) -> dict[str, str]:
     """``option ENV.NAME = v`` lines become ``GL_OPTION_NAME=v`` for trigger programs."""
-    return {f"GL_OPTION_{k[4:]}": v for k, v in repo_options(rc, repo).items() if k.startswith("ENV.")}
+    return {
+        f"GL_OPTION_{k[4:]}": v for k, v in repo_options(rc, repo).items() if k.startswith("ENV.")
+    }

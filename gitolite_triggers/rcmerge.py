@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from gitolite_triggers.paths import expand
-from gitolite_triggers.rcyaml import Loaded
 from gitolite_triggers.rcvalidate import TRIGGER_SHAPE
+from gitolite_triggers.rcyaml import Loaded
 
 HOOK_NAMES = ("pre-receive", "update", "post-receive", "post-update")
 
@@ -35,7 +35,13 @@ DEFAULTS: dict[str, Any] = {
     "SITE_INFO": None,
     "buildkite": {},
 }
-PATH_SETTINGS = ("GL_REPO_BASE", "GL_ADMIN_BASE", "LOCAL_CODE", "LOG_TEMPLATE", "GITWEB_PROJECTS_LIST")
+PATH_SETTINGS = (
+    "GL_REPO_BASE",
+    "GL_ADMIN_BASE",
+    "LOCAL_CODE",
+    "LOG_TEMPLATE",
+    "GITWEB_PROJECTS_LIST",
+)
 
 
 def entry_from(item: Any, source: str) -> dict[str, Any]:
@@ -68,11 +74,19 @@ def _argstr(value: Any) -> str:
 
 
 def _matches(entry: dict[str, Any], selector: str) -> bool:
-    return selector == "*" or entry["program"] == selector or entry["text"] == " ".join(selector.split())
+    return (
+        selector == "*"
+        or entry["program"] == selector
+        or entry["text"] == " ".join(selector.split())
+    )
 
 
 def _apply_list(
-    current: list[dict[str, Any]], items: list[Any] | None, loaded: Loaded, path: tuple[Any, ...], warnings: list[str]
+    current: list[dict[str, Any]],
+    items: list[Any] | None,
+    loaded: Loaded,
+    path: tuple[Any, ...],
+    warnings: list[str],
 ) -> list[dict[str, Any]]:
     result = list(current)
     for i, item in enumerate(items or []):
@@ -81,7 +95,9 @@ def _apply_list(
         if isinstance(item, dict) and "remove" in item:
             kept = [e for e in result if not _matches(e, item["remove"])]
             if len(kept) == len(result):
-                warnings.append(f"{loaded.path}:{line}:{col}: remove {item['remove']!r} matched no inherited entry")
+                warnings.append(
+                    f"{loaded.path}:{line}:{col}: remove {item['remove']!r} matched no inherited entry"
+                )
             result = kept
         elif isinstance(item, dict) and "replace" in item:
             new = entry_from(item["with"], source)
@@ -91,7 +107,9 @@ def _apply_list(
                     result[j] = new
                     hit = True
             if not hit:
-                warnings.append(f"{loaded.path}:{line}:{col}: replace {item['replace']!r} matched no inherited entry")
+                warnings.append(
+                    f"{loaded.path}:{line}:{col}: replace {item['replace']!r} matched no inherited entry"
+                )
         else:
             result.append(entry_from(item, source))
     return result
@@ -125,7 +143,12 @@ def merge(files: list[Loaded]) -> dict[str, Any]:
                     settings[key] = value
             elif TRIGGER_SHAPE.match(key):
                 triggers[key] = _apply_list(triggers.get(key, []), value, loaded, (key,), warnings)
-    return {"settings": finish_settings(settings), "triggers": triggers, "hooks": hooks, "warnings": warnings}
+    return {
+        "settings": finish_settings(settings),
+        "triggers": triggers,
+        "hooks": hooks,
+        "warnings": warnings,
+    }
 
 
 def finish_settings(given: dict[str, Any]) -> dict[str, Any]:

@@ -51,7 +51,9 @@ def known_settings() -> tuple[str, ...]:
 def _nearest(word: str, candidates: tuple[str, ...]) -> str | None:
     found = difflib.get_close_matches(word, candidates, n=1, cutoff=0.75)
     if not found:
-        found = difflib.get_close_matches(word.upper(), [c.upper() for c in candidates], n=1, cutoff=0.75)
+        found = difflib.get_close_matches(
+            word.upper(), [c.upper() for c in candidates], n=1, cutoff=0.75
+        )
         if found:
             found = [c for c in candidates if c.upper() == found[0]]
     return found[0] if found else None
@@ -130,7 +132,9 @@ def validate(loaded: Loaded) -> tuple[list[str], list[str]]:
         return errors, warnings
     validator = Draft202012Validator(schema())
     seen: set[tuple[tuple[Any, ...], str]] = set()
-    for err in sorted(validator.iter_errors(loaded.data), key=lambda e: list(map(str, e.absolute_path))):
+    for err in sorted(
+        validator.iter_errors(loaded.data), key=lambda e: list(map(str, e.absolute_path))
+    ):
         path = tuple(err.absolute_path)
         if err.validator in ("if", "then", "else", "$ref"):
             continue

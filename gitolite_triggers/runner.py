@@ -47,7 +47,9 @@ class Options:
     out: TextIO | None = None  # where -v / --dry-run lines go (default: stderr)
 
 
-def trigger_env(rc: Rc, repo: str | None = None, user: str | None = None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def trigger_env(
+    rc: Rc, repo: str | None = None, user: str | None = None, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The environment every trigger program sees: ours, plus the contract's GL_* variables."""
     env = dict(os.environ)
     env.setdefault("GL_TID", str(os.getpid()))
@@ -70,13 +72,22 @@ def trigger_env(rc: Rc, repo: str | None = None, user: str | None = None, extra:
     return env
 
 
-def fire(rc: Rc, name: str, *args: str, opts: Options | None = None, repo: str | None = None, user: str | None = None) -> int:
+def fire(
+    rc: Rc,
+    name: str,
+    *args: str,
+    opts: Options | None = None,
+    repo: str | None = None,
+    user: str | None = None,
+) -> int:
     """Run trigger sequence ``name``; return 0, or the status of the program that stopped it.
 
     ``repo``/``user`` default to the first two trigger args for the triggers whose
     contract starts with them, so GL_OPTION_* follow the repo as in gitolite.
     """
-    return fire_entries(rc, name, rc.trigger_list(name), list(args), opts=opts, repo=repo, user=user)
+    return fire_entries(
+        rc, name, rc.trigger_list(name), list(args), opts=opts, repo=repo, user=user
+    )
 
 
 def fire_entries(
@@ -141,7 +152,9 @@ def _quote(word: str) -> str:
     return word if word and all(c.isalnum() or c in "-_./:=@+,%" for c in word) else repr(word)
 
 
-def _run_program(target: Resolved, argv: list[str], env: dict[str, str], entry: Mapping[str, Any], opts: Options) -> tuple[int, str]:
+def _run_program(
+    target: Resolved, argv: list[str], env: dict[str, str], entry: Mapping[str, Any], opts: Options
+) -> tuple[int, str]:
     stdout = sys.stderr.fileno() if opts.stdout_to_stderr else None
     stdin = subprocess.PIPE if opts.stdin_data is not None else subprocess.DEVNULL
     if opts.stdout_to_stderr:
@@ -168,10 +181,16 @@ def _run_program(target: Resolved, argv: list[str], env: dict[str, str], entry: 
             proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
-        return TIMEOUT_STATUS, f"FATAL: trigger program '{entry['program']}' timed out after {timeout:g}s and was killed"
+        return (
+            TIMEOUT_STATUS,
+            f"FATAL: trigger program '{entry['program']}' timed out after {timeout:g}s and was killed",
+        )
     code = proc.returncode
     if code < 0:
-        return 128 - code, f"FATAL: trigger program '{entry['program']}' was killed by signal {-code}"
+        return (
+            128 - code,
+            f"FATAL: trigger program '{entry['program']}' was killed by signal {-code}",
+        )
     return code, ""
 
 
@@ -208,22 +227,32 @@ def _patched_env(env: Mapping[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def _run_callable(target: Resolved, argv: list[str], env: dict[str, str], entry: Mapping[str, Any], opts: Options) -> tuple[int, str]:
+def _run_callable(
+    target: Resolved, argv: list[str], env: dict[str, str], entry: Mapping[str, Any], opts: Options
+) -> tuple[int, str]:
     timeout = entry.get("timeout")
     old_handler = None
     if timeout:
+
         def on_alarm(signum: int, frame: Any) -> None:
             raise _Timeout
 
         old_handler = signal.signal(signal.SIGALRM, on_alarm)
         signal.setitimer(signal.ITIMER_REAL, float(timeout))
-    redirect = contextlib.redirect_stdout(sys.stderr) if opts.stdout_to_stderr else contextlib.nullcontext()
+    redirect = (
+        contextlib.redirect_stdout(sys.stderr)
+        if opts.stdout_to_stderr
+        else contextlib.nullcontext()
+    )
     try:
         with _patched_env(env), redirect:
             result = target.func(list(argv))  # type: ignore[misc]
         return (int(result) if result else 0), ""
     except _Timeout:
-        return TIMEOUT_STATUS, f"FATAL: trigger program '{entry['program']}' timed out after {timeout:g}s"
+        return (
+            TIMEOUT_STATUS,
+            f"FATAL: trigger program '{entry['program']}' timed out after {timeout:g}s",
+        )
     except SystemExit as e:
         code = e.code
         if code is None:

@@ -50,7 +50,14 @@ class Server:
         path.write_text(text)
         return path
 
-    def cli(self, *args: str, input: bytes | str | None = None, check: bool = False, extra_env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self,
+        *args: str,
+        input: bytes | str | None = None,
+        check: bool = False,
+        extra_env: dict[str, str] | None = None,
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess[str]:
         """Run ``gitolite-triggers ARGS`` as this account; text output."""
         env = {**self.env, **(extra_env or {})}
         if isinstance(input, bytes):
@@ -75,6 +82,10 @@ def clean_env(home: Path) -> dict[str, str]:
     env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = "Test User"
     env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = "test@example.com"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # Lets rc entries name test callables as ``tests.support.callables:NAME``.
+    env["PYTHONPATH"] = str(REPO_ROOT) + (
+        os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
+    )
     return env
 
 
