@@ -1,0 +1,42 @@
+"""Real ssh key pairs for the admin/setup/ssh-authkeys tests (ssh-keygen, ed25519: fast)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+POST_COMPILE_DIR = REPO_ROOT / "gitolite_triggers" / "triggers" / "post-compile"
+SHELL_SCRIPT = str(Path(sys.executable).absolute().parent / "gitolite-triggers")
+
+
+def make_key(folder: Path, name: str, comment: str | None = None) -> Path:
+    """Create ``folder/name`` (private) and ``folder/name.pub``; return the .pub path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    key = folder / name
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment or name, "-f", str(key)],
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+    return key.with_name(name + ".pub")
+
+
+def key_blob(pub: Path) -> str:
+    """The base64 part of a public key file."""
+    return pub.read_text().split()[1]
+
+
+def run_post_compile(
+    env: dict[str, str], program: str, *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a built-in POST_COMPILE program the way the runner does (this interpreter)."""
+    return subprocess.run(
+        [sys.executable, str(POST_COMPILE_DIR / program), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )

@@ -1,0 +1,171 @@
+"""post-compile/ssh-authkeys with real keys, real ssh-keygen, and a real authorized_keys file."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gitolite_triggers.postcompile.ssh_authkeys import END, START, user_from_filename
+from tests.support.adminkeys import SHELL_SCRIPT, key_blob, make_key, run_post_compile
+from tests.support.server import Server
+
+OPTS = "no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty"
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("keys")
+    return {name: make_key(folder, name) for name in ("alice", "alice2", "bob", "carol", "root")}
+
+
+def keydir(server: Server) -> Path:
+    kd = server.admin_base / "keydir"
+    kd.mkdir(parents=True, exist_ok=True)
+    return kd
+
+
+def authkeys(server: Server) -> Path:
+    return server.home / ".ssh" / "authorized_keys"
+
+
+def block_lines(text: str) -> list[str]:
+    lines = text.splitlines()
+    return lines[lines.index(START) + 1 : lines.index(END)]
+
+
+@pytest.mark.parametrize(
+    "name, user",
+    [
+        ("alice.pub", "alice"),
+        ("alice@laptop.pub", "alice"),
+        ("bob@example.com.pub", "bob@example.com"),
+        ("u@a.b@home.pub", "u@a.b"),
+    ],
+)
+def test_user_from_filename(name: str, user: str) -> None:
+    assert user_from_filename(name) == user
+
+
+def test_good_keys_written_with_forced_command(server: Server, keys: dict[str, Path]) -> None:
+    kd = keydir(server)
+    (kd / "alice.pub").write_text(keys["alice"].read_text())
+    (kd / "alice@laptop.pub").write_text(keys["alice2"].read_text())
+    (kd / "people" / "deep").mkdir(parents=True)
+    (kd / "people" / "deep" / "bob@example.com.pub").write_text(keys["bob"].read_text())
+
+    r = run_post_compile(server.env, "ssh-authkeys", "POST_COMPILE")
+    assert r.returncode == 0, r.stderr
+    ak = authkeys(server)
+    text = ak.read_text()
+    lines = block_lines(text)
+    assert lines == [
+        f'command="{SHELL_SCRIPT} shell alice",{OPTS} {keys["alice"].read_text().strip()}',
+        f'command="{SHELL_SCRIPT} shell alice",{OPTS} {keys["alice2"].read_text().strip()}',
+        f'command="{SHELL_SCRIPT} shell bob@example.com",{OPTS} {keys["bob"].read_text().strip()}',
+    ]
+    assert Path(SHELL_SCRIPT).is_absolute()
+    assert stat.S_IMODE(ak.stat().st_mode) == 0o600
+    assert stat.S_IMODE(ak.parent.stat().st_mode) == 0o700
+    # sshd's own parser (ssh-keygen reads authorized_keys syntax) accepts every line.
+    listed = subprocess.run(
+        ["ssh-keygen", "-l", "-f", str(ak)], capture_output=True, text=True, check=True
+    )
+    assert len(listed.stdout.splitlines()) == 3
+
+    # Unchanged input: the file is not rewritten (same inode).
+    inode = ak.stat().st_ino
+    r = run_post_compile(server.env, "ssh-authkeys", "POST_COMPILE")
+    assert r.returncode == 0 and ak.stat().st_ino == inode
+
+
+def test_bad_keys_skipped_good_keys_still_written(server: Server, keys: dict[str, Path]) -> None:
+    kd = keydir(server)
+    (kd / "alice.pub").write_text(keys["alice"].read_text())
+    (kd / "garbage.pub").write_text("this is not a key\n")
+    fake = keys["bob"].read_text().split()
+    (kd / "broken.pub").write_text(f"ssh-ed25519 {fake[1][:-8]}AAAAAAA= x\n")
+    (kd / "multi.pub").write_text(keys["bob"].read_text() + keys["carol"].read_text())
+    (kd / "opts.pub").write_text('command="/bin/sh" ' + keys["carol"].read_text())
+    (kd / "empty.pub").write_text("\n")
+    (kd / "carol.pub").write_text(keys["carol"].read_text())
+    (kd / "not-a-key.txt").write_text("ignored: not *.pub\n")
+
+    r = run_post_compile(server.env, "ssh-authkeys", "POST_COMPILE")
+    assert r.returncode == 0, r.stderr
+    for name in ("garbage.pub", "broken.pub", "multi.pub", "opts.pub", "empty.pub"):
+        assert f"keydir/{name}: skipped" in r.stderr, (name, r.stderr)
+    assert "multi.pub: skipped: it has 2 lines" in r.stderr
+    assert "fingerprinting failed" in r.stderr
+    assert "not-a-key" not in r.stderr
+    lines = block_lines(authkeys(server).read_text())
+    assert [ln.split('"')[1].split()[-1] for ln in lines] == ["alice", "carol"]
+    assert key_blob(keys["alice"]) in lines[0] and key_blob(keys["carol"]) in lines[1]
+    assert "/bin/sh" not in "\n".join(lines)
+
+
+def test_foreign_lines_kept_and_block_replaced_in_place(
+    server: Server, keys: dict[str, Path]
+) -> None:
+    ak = authkeys(server)
+    ak.parent.mkdir(mode=0o755)
+    root_line = f"no-pty {keys['root'].read_text().strip()}"
+    ak.write_text(
+        f"# the admin's own key\n{root_line}\n{START}\nstale line\n{END}\n# trailing comment\n"
+    )
+    ak.chmod(0o644)
+    kd = keydir(server)
+    (kd / "alice.pub").write_text(keys["alice"].read_text())
+    (kd / "bob.pub").write_text(keys["bob"].read_text())
+
+    r = run_post_compile(server.env, "ssh-authkeys", "POST_COMPILE")
+    assert r.returncode == 0, r.stderr
+    text = ak.read_text().splitlines()
+    assert text[0] == "# the admin's own key"
+    assert text[1] == root_line
+    assert text[2] == START and text[5] == END
+    assert "stale line" not in text
+    assert text[6] == "# trailing comment"
+    assert stat.S_IMODE(ak.stat().st_mode) == 0o600
+    assert stat.S_IMODE(ak.parent.stat().st_mode) == 0o700
+
+    # A key removed from keydir disappears from the block; foreign lines stay.
+    (kd / "bob.pub").unlink()
+    r = run_post_compile(server.env, "ssh-authkeys", "POST_COMPILE")
+    assert r.returncode == 0, r.stderr
+    text = ak.read_text()
+    assert key_blob(keys["bob"]) not in text and key_blob(keys["alice"]) in text
+    assert root_line in text and "# trailing comment" in text
+
+    # A keydir key that duplicates the admin's own key is still written, with a warning.
+    (kd / "sneaky.pub").write_text(keys["root"].read_text())
+    r = run_post_compile(server.env, "ssh-authkeys", "POST_COMPILE")
+    assert "keydir/sneaky.pub duplicates a non-gitolite-triggers key" in r.stderr
+
+
+def test_unbalanced_markers_refused_file_untouched(server: Server, keys: dict[str, Path]) -> None:
+    ak = authkeys(server)
+    ak.parent.mkdir(mode=0o700)
+    original = f"{keys['root'].read_text().strip()}\n{START}\nhalf a block\n"
+    ak.write_text(original)
+    (keydir(server) / "alice.pub").write_text(keys["alice"].read_text())
+    r = run_post_compile(server.env, "ssh-authkeys", "POST_COMPILE")
+    assert r.returncode == 1
+    assert f"{ak}:2: unbalanced" in r.stderr
+    assert ak.read_text() == original
+
+
+def test_no_keydir_is_a_quiet_no_op(server: Server) -> None:
+    r = run_post_compile(server.env, "ssh-authkeys", "POST_COMPILE")
+    assert r.returncode == 0 and r.stderr == ""
+    assert not authkeys(server).exists()
+
+
+def test_no_keys_left_warns(server: Server) -> None:
+    keydir(server)
+    r = run_post_compile(server.env, "ssh-authkeys", "POST_COMPILE")
+    assert r.returncode == 0
+    assert "no keys left" in r.stderr
+    assert block_lines(authkeys(server).read_text()) == []
