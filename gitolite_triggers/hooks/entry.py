@@ -1,0 +1,288 @@
+"""What every repo hook runs: ``main(hook, argv) -> exit status``.
+
+Each repo's ``hooks/{pre-receive,update,post-receive,post-update}`` is a symlink to a stub
+in ``$GL_ADMIN_BASE/hooks/common/`` (repos.py) that calls ``main``. It runs inside
+``git receive-pack``, so git's quarantine environment (GIT_DIR, GIT_OBJECT_DIRECTORY,
+GIT_ALTERNATE_OBJECT_DIRECTORIES, GIT_QUARANTINE_PATH) is inherited untouched: the git
+commands we run here see the pushed, not yet accepted, objects.
+
+- ``update``: gitolite's check (2). Per ref, the perm letter (W + C D, M appended) is
+  computed as gitolite does (docs/shell.md), ``access()`` is asked, ACCESS_CHECK (5 args,
+  full refname) and ACCESS_2 (7 args, v3's) fire, also on denial, and a denied ref is
+  rejected with the result on stderr (the pusher sees ``remote: FATAL: ...``). Then the
+  rc's ``hooks: update`` programs run with git's arguments.
+- ``pre-receive``/``post-receive``: the rc's lists, each program fed git's stdin whole;
+  post-receive first records the push's updates (pushrecord.py) for POST_GIT programs.
+- ``post-update``: on gitolite-admin, ``adminpush.post_update(rc, refs)``; then the list.
+
+A push that did not come through ``gitolite-triggers shell`` (no ``GL_USER``, e.g. a
+local push on the server) is refused in pre-receive and update, naming the bypass: an
+admin sets ``GL_BYPASS_ACCESS_CHECKS=1`` for such a push; it is logged as a bypass
+``update`` line and allowed (gitolite's answer, as in ``gitolite push``).
+
+Errors are messages, never tracebacks: the pusher sees them on their terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import subprocess
+import sys
+
+from gitolite_triggers import glog
+from gitolite_triggers.rc import Rc, load_rc
+from gitolite_triggers.rcerrors import RcError
+
+BYPASS_VAR = "GL_BYPASS_ACCESS_CHECKS"
+NOT_THROUGH_SHELL = (
+    "FATAL: this push did not come through `gitolite-triggers shell` (GL_USER is not set), "
+    f"so there is no user to check access for; refusing it. An admin pushing locally on the "
+    f"server sets {BYPASS_VAR}=1 to skip the access checks (logged as a bypass)."
+)
+
+
+def main(hook: str, argv: list[str]) -> int:
+    """Run hook ``hook`` with git's arguments ``argv``; return the hook's exit status."""
+    try:
+        rc = load_rc()
+        rc.apply_process_settings()
+        handler = HANDLERS.get(hook)
+        if handler is None:
+            print(f"FATAL: gitolite-triggers has no '{hook}' hook", file=sys.stderr)
+            return 1
+        return handler(rc, argv)
+    except RcError as e:
+        print(f"FATAL: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - the pusher sees a message, never a traceback
+        print(f"FATAL: {hook} hook failed: {type(e).__name__}: {e}", file=sys.stderr)
+        try:
+            glog.log(None, "die", f"{hook} hook failed: {type(e).__name__}: {e}")
+        except Exception:  # noqa: BLE001
+            pass
+        return 1
+
+
+# ---------------------------------------------------------------- who and where
+
+
+def _bypass() -> bool:
+    return os.environ.get(BYPASS_VAR, "") not in ("", "0")
+
+
+def _repo_from_path(rc: Rc) -> str | None:
+    """For a bypass push: the repo name from the repo directory git runs the hook in."""
+    git_dir = os.path.realpath(os.environ.get("GIT_DIR") or ".")
+    base = os.path.realpath(rc.repo_base)
+    if not git_dir.startswith(base + os.sep):
+        return None
+    name = git_dir[len(base) + 1 :]
+    return name[:-4] if name.endswith(".git") else name
+
+
+def _who(rc: Rc) -> tuple[str | None, str | None]:
+    """(repo, user) from the wrapper's GL_REPO/GL_USER (repo from the path under bypass)."""
+    user = os.environ.get("GL_USER") or None
+    repo = os.environ.get("GL_REPO") or None
+    if repo is None and (user is None or _bypass()):
+        repo = _repo_from_path(rc)
+    return repo, user
+
+
+def _unix_user() -> str:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
+def _refuse_unknown_pusher(rc: Rc, hook: str) -> int:
+    print(NOT_THROUGH_SHELL, file=sys.stderr)
+    glog.log(
+        rc,
+        "die",
+        f"{hook}: push refused: not through gitolite-triggers shell (no GL_USER)",
+        os.getcwd(),
+    )
+    return 1
+
+
+# ---------------------------------------------------------------- the perm letter
+
+
+def _git(*args: str) -> str:
+    """Run a read-only git command in the hook's repo (quarantine env inherited)."""
+    proc = subprocess.run(  # noqa: S603 - argv list
+        ["git", *args], stdin=subprocess.DEVNULL, capture_output=True, text=True
+    )
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def _truthy(value: str | None) -> bool:
+    return value not in (None, "", "0")
+
+
+def perm_letter(ref: str, old: str, new: str, options: dict[str, str]) -> str:
+    """gitolite's attempted access for one ref update (Hooks/Update.pm; docs/shell.md).
+
+    W by default; ``+`` for a tag overwrite or whenever old is not the merge base of
+    old and new (a rewind, and also a delete); ``D`` for a delete and ``C`` for a create
+    when the repo's rules use them (options DELETE_IS_D / CREATE_IS_C); ``M`` appended
+    for a merge commit in old..new when the repo has MERGE_CHECK.
+    """
+    zero = "0" * len(old)
+    merge_base = zero if zero in (old, new) else _git("merge-base", old, new)
+    aa = "W"
+    if ref.startswith("refs/tags/") and old != zero:
+        aa = "+"
+    if old != merge_base:
+        aa = "+"
+    if _truthy(options.get("DELETE_IS_D")) and new == zero:
+        aa = "D"
+    if _truthy(options.get("CREATE_IS_C")) and old == zero:
+        aa = "C"
+    if _truthy(options.get("MERGE_CHECK")):
+        if zero in (old, new):
+            print(
+                f"WARNING: ref create/delete ignored for purposes of merge-check ({ref})",
+                file=sys.stderr,
+            )
+        elif _git("rev-list", "-n", "1", "--merges", f"{old}..{new}"):
+            aa += "M"
+    return aa
+
+
+# ---------------------------------------------------------------- the hooks
+
+
+def _fire_list(
+    rc: Rc,
+    hook: str,
+    args: list[str],
+    repo: str | None,
+    user: str | None,
+    stdin: bytes | None = None,
+) -> int:
+    entries = rc.hook_list(hook)
+    if not entries:
+        return 0
+    from gitolite_triggers.runner import Options, fire_entries
+
+    opts = Options(stdin_data=stdin if stdin is not None else b"")
+    return fire_entries(
+        rc, hook, entries, args, opts=opts, repo=repo, user=user, name_in_argv=False
+    )
+
+
+def update(rc: Rc, argv: list[str]) -> int:
+    """Check (2) for one ref: ``update REF OLD NEW``."""
+    if len(argv) != 3:
+        print(
+            f"FATAL: update hook: expected REF OLD NEW, got {len(argv)} arguments", file=sys.stderr
+        )
+        return 1
+    ref, old, new = argv
+    repo, user = _who(rc)
+    if _bypass():
+        glog.log(rc, "update", os.getcwd(), f"({_unix_user()})", "bypass", ref, old, new)
+        return _fire_list(rc, "update", argv, repo, user)
+    if user is None or repo is None:
+        return _refuse_unknown_pusher(rc, "update")
+    from gitolite_triggers.shell.patterns import valid_ref
+
+    if not valid_ref(ref):
+        msg = f"invalid ref name {ref!r} (refs must match gitolite's REF_OR_FILENAME_PATT)"
+        print(f"FATAL: {msg}", file=sys.stderr)
+        glog.log(rc, "die", repo, user, msg)
+        return 1
+    from gitolite_triggers.conf.query import access, is_denied, options_for
+    from gitolite_triggers.runner import fire
+
+    aa = perm_letter(ref, old, new, options_for(rc, repo))
+    result = access(rc, repo, user, aa, ref)
+    for name, args in (
+        ("ACCESS_CHECK", (repo, user, aa, ref, result)),
+        ("ACCESS_2", (repo, user, aa, ref, result, old, new)),
+    ):
+        status = fire(rc, name, *args, repo=repo, user=user)
+        if status:
+            print(f"FATAL: {name} trigger rejected {ref} (exit {status})", file=sys.stderr)
+            glog.log(rc, "die", f"{name} trigger rejected {ref} (exit {status})")
+            return status
+    if is_denied(result):
+        print(f"FATAL: {result}", file=sys.stderr)
+        glog.log(rc, "die", result)
+        return 1
+    glog.log(rc, "update", repo, user, aa, ref, old, new, result)
+    return _fire_list(rc, "update", argv, repo, user)
+
+
+def _read_stdin() -> bytes:
+    try:
+        return sys.stdin.buffer.read()
+    except (OSError, ValueError):
+        return b""
+
+
+def pre_receive(rc: Rc, argv: list[str]) -> int:
+    data = _read_stdin()
+    repo, user = _who(rc)
+    if user is None and not _bypass():
+        return _refuse_unknown_pusher(rc, "pre-receive")
+    return _fire_list(rc, "pre-receive", argv, repo, user, data)
+
+
+def parse_updates(data: bytes) -> list[tuple[str, str, str]]:
+    """git's receive-hook stdin (``old new refname`` per line) as triples."""
+    out = []
+    for line in data.decode("utf-8", "replace").splitlines():
+        parts = line.split(" ", 2)
+        if len(parts) == 3:
+            out.append((parts[0], parts[1], parts[2]))
+    return out
+
+
+def post_receive(rc: Rc, argv: list[str]) -> int:
+    data = _read_stdin()
+    repo, user = _who(rc)
+    if repo is not None:
+        from gitolite_triggers.hooks import pushrecord
+
+        try:
+            pushrecord.record(
+                rc, os.environ.get("GL_TID", str(os.getpid())), repo, parse_updates(data)
+            )
+        except OSError as e:
+            print(f"WARNING: could not record the push for POST_GIT: {e}", file=sys.stderr)
+            glog.log(rc, "warn", f"push record failed: {e}")
+    return _fire_list(rc, "post-receive", argv, repo, user, data)
+
+
+def post_update(rc: Rc, argv: list[str]) -> int:
+    repo, user = _who(rc)
+    status = 0
+    from gitolite_triggers.repos import ADMIN_REPO
+
+    if repo == ADMIN_REPO:
+        import importlib.util
+
+        if importlib.util.find_spec("gitolite_triggers.adminpush") is None:
+            print(
+                "WARNING: gitolite-admin pushed but gitolite_triggers.adminpush is not installed",
+                file=sys.stderr,
+            )
+        else:
+            from gitolite_triggers import adminpush
+
+            status = int(adminpush.post_update(rc, list(argv)) or 0)
+    listed = _fire_list(rc, "post-update", argv, repo, user)
+    return status or listed
+
+
+HANDLERS = {
+    "update": update,
+    "pre-receive": pre_receive,
+    "post-receive": post_receive,
+    "post-update": post_update,
+}

@@ -1,0 +1,96 @@
+"""What a push updated, recorded by post-receive so POST_GIT programs can read it.
+
+gitolite's POST_GIT cannot tell what a push changed; we can. The repo's post-receive
+hook (running inside ``git receive-pack``, under the ssh session's ``GL_TID``) writes the
+push's ``(old, new, refname)`` triples; a POST_GIT program of the same session reads them
+back with ``updates_for(rc, os.environ["GL_TID"], repo)``.
+
+Storage: ``$GL_ADMIN_BASE/push-records/<tid>/<repo with / as %2F>.json``, written to a
+temp file and renamed into place, so a reader never sees half a record. A fetch writes
+nothing, so ``updates_for`` returns ``[]`` for it. Records older than ``MAX_AGE_SECONDS``
+are removed by later ``record`` calls (at most once every ``SWEEP_EVERY_SECONDS``).
+Only ``json`` is imported: this runs on every push.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from gitolite_triggers.rc import Rc
+
+MAX_AGE_SECONDS = 24 * 3600
+SWEEP_EVERY_SECONDS = 600
+Update = tuple[str, str, str]
+
+
+def records_dir(rc: Rc) -> Path:
+    return Path(rc.admin_base) / "push-records"
+
+
+def _safe(word: str) -> str:
+    """A file-name-safe, reversible spelling of a tid or repo name."""
+    out = word.replace("%", "%25").replace("/", "%2F")
+    if out.startswith("."):
+        out = "%2E" + out[1:]
+    return out
+
+
+def _path(rc: Rc, tid: str, repo: str) -> Path:
+    tid = tid or "no-tid"
+    return records_dir(rc) / _safe(tid) / (_safe(repo) + ".json")
+
+
+def updates_for(rc: Rc, tid: str, repo: str) -> list[Update]:
+    """The ref updates the push of session ``tid`` made to ``repo`` ([] for a fetch or none)."""
+    try:
+        with open(_path(rc, tid, repo), encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return []
+    return [(str(o), str(n), str(r)) for o, n, r in doc.get("updates", [])]
+
+
+def record(rc: Rc, tid: str, repo: str, updates: list[Update]) -> None:
+    """Add ``updates`` to the record of (tid, repo); atomic replace, earlier updates kept."""
+    path = _path(rc, tid, repo)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    merged = updates_for(rc, tid, repo) + [tuple(u) for u in updates]
+    doc = {"tid": tid, "repo": repo, "time": time.time(), "updates": [list(u) for u in merged]}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+    os.replace(tmp, path)
+    sweep(rc)
+
+
+def sweep(rc: Rc, now: float | None = None, force: bool = False) -> int:
+    """Remove session folders older than MAX_AGE_SECONDS; return how many were removed."""
+    base = records_dir(rc)
+    now = time.time() if now is None else now
+    stamp = base / ".swept"
+    try:
+        if not force and now - stamp.stat().st_mtime < SWEEP_EVERY_SECONDS:
+            return 0
+    except OSError:
+        pass
+    try:
+        stamp.touch()
+        os.utime(stamp, (now, now))
+        entries = list(os.scandir(base))
+    except OSError:
+        return 0
+    removed = 0
+    for entry in entries:
+        if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            if now - entry.stat(follow_symlinks=False).st_mtime > MAX_AGE_SECONDS:
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed += 1
+        except OSError:
+            continue
+    return removed
