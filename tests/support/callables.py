@@ -15,6 +15,10 @@ def record(argv: list[str]) -> int:
     return 0
 
 
+def noop(argv: list[str]) -> int:
+    return 0
+
+
 def chatty(argv: list[str]) -> int:
     print("CALLABLE-STDOUT")
     return 0
