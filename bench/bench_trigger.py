@@ -53,8 +53,7 @@ def main() -> int:
             f"LOCAL_CODE: {server.home / 'local'}\n"
             "EMPTY: []\n"
             "EXTERNAL: [noop a, noop b, noop c, noop d]\n"
-            "INPROC:\n"
-            + "  - tests.support.callables:noop\n" * 4
+            "INPROC:\n" + "  - tests.support.callables:noop\n" * 4
         )
         cli = [sys.executable, "-m", "gitolite_triggers", "trigger"]
         cache = server.home / ".gitolite.rc.yaml.cache.json"
@@ -62,7 +61,10 @@ def main() -> int:
             "empty sequence": (cli + ["EMPTY"], None),
             "4 external programs": (cli + ["EXTERNAL", "repo", "user"], None),
             "4 in-process callables": (cli + ["INPROC", "repo", "user"], None),
-            "empty sequence, cold rc cache": (cli + ["EMPTY"], lambda: cache.unlink(missing_ok=True)),
+            "empty sequence, cold rc cache": (
+                cli + ["EMPTY"],
+                lambda: cache.unlink(missing_ok=True),
+            ),
         }
         subprocess.run(cli + ["EMPTY"], env=server.env, cwd=server.home, check=True)
         rows = []
@@ -74,7 +76,9 @@ def main() -> int:
             samples.sort()
             p90 = samples[int(len(samples) * 0.9) - 1]
             rows.append(f"| {name} | {statistics.median(samples):.1f} | {p90:.1f} |")
-        print(f"gitolite-triggers trigger, {ns.n} runs each, wall time in ms (python {sys.version.split()[0]})")
+        print(
+            f"gitolite-triggers trigger, {ns.n} runs each, wall time in ms (python {sys.version.split()[0]})"
+        )
         print("| case | median | p90 |\n|---|---|---|")
         print("\n".join(rows))
         base = statistics.median(results["empty sequence"])
