@@ -1,0 +1,183 @@
+"""The commands a user can run over ssh: ``info``, ``help``, ``perms`` (gitolite's syntax).
+
+As in gitolite, commands get no ACCESS/PRE_GIT/POST_GIT triggers and no END line.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import subprocess
+import sys
+
+from gitolite_triggers.rc import Rc
+from gitolite_triggers.shell.patterns import repo_name_problem, valid_user
+from gitolite_triggers.shell.soc import CommandRequest
+
+GENERIC_ERROR = "repo does not exist, or you are not authorised"
+PERMS_USAGE = """\
+perms -- list or set permissions for a user-created ("wild") repo.
+
+Usage summary:
+    ssh git@host perms <repo> -l
+    ssh git@host perms <repo> + <rolename> <username>
+    ssh git@host perms <repo> - <rolename> <username>
+
+Examples:
+    ssh git@host perms my/repo + READERS alice
+    ssh git@host perms my/repo + WRITERS bob
+
+Only the repo's creator may list or change its roles; the role names are the rc's ROLES.
+"""
+
+
+def run_command(rc: Rc, user: str, req: CommandRequest) -> int:
+    handler = {"info": info, "help": help_, "perms": perms}[req.name]
+    return handler(rc, user, list(req.args))
+
+
+def _fatal(message: str) -> int:
+    from gitolite_triggers import glog
+
+    print(f"FATAL: {message}", file=sys.stderr)
+    glog.log(None, "die", message)
+    return 1
+
+
+def greeting(user: str) -> str:
+    """gitolite's first line of ``info``/``help``."""
+    from gitolite_triggers import __version__
+
+    host = socket.gethostname().split(".")[0]
+    try:
+        git = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
+        git = git.removeprefix("git version ")
+    except OSError:
+        git = "?"
+    account = os.environ.get("USER") or "git"
+    return f"hello {user}, this is {account}@{host} running gitolite-triggers {__version__} on git {git}\n"
+
+
+def _perm_string(rc: Rc, repo: str, user: str, letters: tuple[str, ...]) -> str:
+    """gitolite info's column: ' R W C' with two spaces for each letter not granted."""
+    from gitolite_triggers.conf.query import access, is_denied
+
+    out = ""
+    for aa in letters:
+        try:
+            denied = is_denied(access(rc, repo, user, aa, "any"))
+        except Exception:  # noqa: BLE001 - a pattern the rules cannot evaluate: not listed
+            denied = True
+        out += "  " if denied else f" {aa.lstrip('^')}"
+    return out
+
+
+def info(rc: Rc, user: str, args: list[str]) -> int:
+    """Patterns the user can create or read/write (R W C), then existing repos (R W)."""
+    from gitolite_triggers.conf.query import physical_repos, wild_patterns
+
+    if args:
+        return _fatal("info takes no arguments here")
+    lines = [greeting(user), "\n"]
+    for pattern in sorted(wild_patterns(rc)):
+        perm = _perm_string(rc, pattern, user, ("R", "W", "^C"))
+        if perm.strip():
+            lines.append(f"{perm}\t{pattern}\n")
+    for repo in sorted(physical_repos(rc)):
+        perm = _perm_string(rc, repo, user, ("R", "W"))
+        if perm.strip():
+            lines.append(f"{perm}\t{repo}\n")
+    site = rc.get("SITE_INFO")
+    if site:
+        lines.append(f"\n{site}\n")
+    sys.stdout.write("".join(lines))
+    return 0
+
+
+def help_(rc: Rc, user: str, args: list[str]) -> int:
+    text = greeting(user) + "\nlist of remote commands available:\n\n\thelp\n\tinfo\n\tperms\n"
+    site = rc.get("SITE_INFO")
+    if site:
+        text += f"\n{site}\n"
+    sys.stdout.write(text)
+    return 0
+
+
+# ---------------------------------------------------------------- perms
+
+
+def _owned_path(rc: Rc, repo: str, user: str) -> str | None:
+    """The repo's directory if it exists and ``user`` created it, else None."""
+    from gitolite_triggers.conf.query import creator
+    from gitolite_triggers.repos import repo_path
+    from gitolite_triggers.shell.wrapper import inside_repo_base
+
+    if repo_name_problem(repo):
+        return None
+    path = repo_path(rc, repo)
+    if not path.is_dir() or not inside_repo_base(rc, path):
+        return None
+    return str(path) if creator(rc, repo) == user else None
+
+
+def _read_lines(pf: str) -> list[str]:
+    try:
+        with open(pf, encoding="utf-8") as f:
+            return [line if line.endswith("\n") else line + "\n" for line in f]
+    except FileNotFoundError:
+        return []
+
+
+def _write_atomic(pf: str, lines: list[str]) -> None:
+    tmp = f"{pf}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.writelines(lines)
+    os.replace(tmp, pf)
+
+
+def perms(rc: Rc, user: str, args: list[str]) -> int:
+    """``perms REPO -l`` | ``perms REPO + ROLE USER`` | ``perms REPO - ROLE USER``."""
+    if len(args) < 2 or args[0] in ("-h", "--help"):
+        sys.stdout.write(PERMS_USAGE)
+        return 1
+    repo = args[0]
+    path = _owned_path(rc, repo, user)
+    if path is None:
+        return _fatal(GENERIC_ERROR)
+    pf = os.path.join(path, "gl-perms")
+    if args[1:] == ["-l"]:
+        sys.stdout.write("".join(_read_lines(pf)))
+        return 0
+    if len(args) != 4 or args[1] not in ("+", "-"):
+        return _fatal("Invalid syntax.  Please re-run with '-h' for detailed usage")
+    op, role, who = args[1:]
+    if not valid_user(who):
+        return _fatal(f"Invalid user '{who}'")
+    roles = list(rc.get("ROLES") or [])
+    if op == "+" and role not in roles:
+        return _fatal(f"Invalid role '{role}'; valid roles: {' '.join(roles)}")
+    line = f"{role} {who}\n"
+    # One writer at a time: read-modify-write under a lock, then an atomic rename.
+    with open(pf + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        lines = _read_lines(pf)
+        present = line in lines
+        if op == "-":
+            if not present:
+                print(f"WARNING: '{role} {who}' was not present in file", file=sys.stderr)
+                return 0
+            lines = [x for x in lines if x != line]
+        else:
+            if present:
+                print(f"WARNING: '{role} {who}' already present in file", file=sys.stderr)
+                return 0
+            lines = sorted([*lines, line])
+        _write_atomic(pf, lines)
+    from gitolite_triggers import glog
+    from gitolite_triggers.runner import Options, fire
+
+    glog.log(rc, "perms", repo, user, op, role, who)
+    # gitolite fires POST_CREATE with a third arg 'perms' ("permissions changed") so the
+    # gitweb/daemon list updaters pick up the new readers.
+    return fire(rc, "POST_CREATE", repo, user, "perms", opts=Options(stdout_to_stderr=True))

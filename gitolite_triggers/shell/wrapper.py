@@ -1,0 +1,151 @@
+"""``gitolite-triggers shell USER``: the ssh forced command, the security boundary.
+
+sshd runs it for every key (``command="<bindir>/gitolite-triggers shell USER"`` in
+authorized_keys) with the client's request in ``SSH_ORIGINAL_COMMAND``. The order is
+gitolite-shell's (docs/shell.md):
+
+1. log ``ssh ARGV=<user> SOC=<command> FROM=<ip>``; parse the command (soc.py);
+2. a command (``info``, ``help``, ``perms``): run it, no access triggers, no END;
+3. a git verb: a missing repo the user may create (``^C``) is created (wild repo:
+   PRE_CREATE, ``git init --bare`` + hooks, ``gl-creator``, POST_CREATE, ``create`` log);
+4. check (1): ``access(repo, user, R|W, "any")``, then ACCESS_CHECK (and v3's ACCESS_1)
+   fire with the result, also on denial; denied: ``FATAL: <result>`` and exit 1;
+5. log ``pre_git``; PRE_GIT; git itself (``git upload-pack <abs path>`` etc.: argv, no
+   shell, the client's stdin/stdout passed straight through); POST_GIT with the four
+   CPU times of ``os.times()``; END.
+
+Trigger programs' stdout goes to the client's stderr: our stdout is the git protocol.
+GL_USER, GL_REPO and GL_TID are exported for git's hooks; GL_BYPASS_ACCESS_CHECKS is
+removed so no client can smuggle the hooks' admin bypass in.
+
+Start-up matters (every fetch): only json/subprocess-level modules are imported here;
+PyYAML, jsonschema and requests never (tests/test_shell_speed.py).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from gitolite_triggers import glog
+from gitolite_triggers.rc import Rc, load_rc
+from gitolite_triggers.shell.patterns import valid_user
+from gitolite_triggers.shell.soc import CommandRequest, GitRequest, SocError, parse, shown
+
+USAGE = "usage: gitolite-triggers shell USER   (run by sshd as the forced command)"
+LOGGED_SOC_LIMIT = 1024
+
+
+def die(rc: Rc | None, message: str, status: int = 1) -> int:
+    """Refuse: ``FATAL: message`` to the client, a ``die`` line in the log, non-zero status."""
+    sys.stdout.flush()
+    print(f"FATAL: {message}", file=sys.stderr, flush=True)
+    glog.log(rc, "die", message)
+    return status or 1
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0] in ("-h", "--help"):
+        print(USAGE, file=sys.stderr)
+        return 2
+    user = argv[0]
+    rc = load_rc()
+    rc.apply_process_settings()
+    os.environ.pop("GL_BYPASS_ACCESS_CHECKS", None)
+    os.environ.pop("GL_REPO", None)
+    try:
+        os.chdir(os.environ.get("HOME") or "/")
+    except OSError:
+        pass
+    soc = os.environ.get("SSH_ORIGINAL_COMMAND", "")
+    source = (os.environ.get("SSH_CONNECTION") or "local").split()[0]
+    glog.log(rc, "ssh", f"ARGV={user}", f"SOC={shown(soc, LOGGED_SOC_LIMIT)}", f"FROM={source}")
+    if not valid_user(user):
+        return die(rc, f"invalid user name '{shown(user)}'")
+    os.environ["GL_USER"] = user
+    try:
+        request = parse(soc)
+    except SocError as e:
+        return die(rc, str(e))
+    if isinstance(request, CommandRequest):
+        from gitolite_triggers.shell.commands import run_command
+
+        return run_command(rc, user, request)
+    return git_session(rc, user, request)
+
+
+def inside_repo_base(rc: Rc, path: Path) -> bool:
+    """True when ``path`` (or, if missing, its nearest existing parent) resolves inside the
+    repo base: a symlink inside the base can never lead a fetch, push or create outside it."""
+    base = os.path.realpath(rc.repo_base)
+    probe = str(path)
+    while not os.path.lexists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return False
+        probe = parent
+    real = os.path.realpath(probe)
+    return real == base or real.startswith(base + os.sep)
+
+
+def _times() -> list[str]:
+    t = os.times()
+    return [f"{x:.2f}" for x in (t.user, t.system, t.children_user, t.children_system)]
+
+
+def git_session(rc: Rc, user: str, req: GitRequest) -> int:
+    from gitolite_triggers.repos import repo_path
+
+    repo, aa, verb = req.repo, req.access, req.verb
+    os.environ["GL_REPO"] = repo
+    path = repo_path(rc, repo)
+    if not inside_repo_base(rc, path):
+        return die(rc, f"repo '{repo}' resolves outside the repo base; refused")
+    from gitolite_triggers.conf.query import access, is_denied
+    from gitolite_triggers.runner import Options, fire
+
+    opts = Options(stdout_to_stderr=True)
+
+    if not path.is_dir():
+        if os.path.lexists(path):
+            return die(rc, f"repo '{repo}' is not a directory on the server")
+        if not is_denied(access(rc, repo, user, "^C", "any")):
+            from gitolite_triggers.shell.create import create_wild_repo
+
+            status = create_wild_repo(rc, repo, user, opts)
+            if status:
+                return status
+            glog.log(rc, "create", repo, user, aa)
+
+    result = access(rc, repo, user, aa, "any")
+    for name in ("ACCESS_CHECK", "ACCESS_1"):
+        status = fire(rc, name, repo, user, aa, "any", result, opts=opts)
+        if status:
+            return die(
+                rc, f"{name} trigger refused {aa} access to '{repo}' (exit {status})", status
+            )
+    if is_denied(result):
+        return die(rc, f"{result}\n(or you mis-spelled the reponame)")
+    glog.log(rc, "pre_git", repo, user, aa, "any", result)
+
+    status = fire(rc, "PRE_GIT", repo, user, aa, "any", verb, opts=opts)
+    if status:
+        return die(rc, f"PRE_GIT trigger refused {verb} on '{repo}' (exit {status})", status)
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # `git upload-pack /abs/path.git`: an argv list, the absolute path can never be an
+    # option, and our stdin/stdout (the ssh channel) go straight to git.
+    code = subprocess.run(["git", verb[len("git-") :], str(path)]).returncode  # noqa: S603
+    if code != 0:
+        glog.log(rc, "warn", f"{verb} '{repo}' exited {code}")
+        return code if code > 0 else 128 - code
+
+    status = fire(rc, "POST_GIT", repo, user, aa, "any", verb, *_times(), opts=opts)
+    if status:
+        return status
+    if os.environ.get("GL_TID") == str(os.getpid()):
+        glog.log(rc, "END")
+    return 0
