@@ -1,0 +1,209 @@
+"""The rc's ``buildkite`` section, per-repo overrides, and the API token.
+
+Which pipeline a repo builds in: the first ``pipelines`` entry whose ``repos`` regex
+matches the whole repo name; then the repo's rules may override it
+(``option buildkite.pipeline = ORG/PIPELINE``, ``option buildkite.branches = PATTERNS``,
+``option buildkite.tags = 1|0|PATTERNS``) or turn it off (``option buildkite.enabled = 0``).
+Imported on the push path: standard library only.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitolite_triggers.paths import expand
+from gitolite_triggers.rc import Rc
+
+DEFAULT_API_URL = "https://api.buildkite.com/v2"
+TOKEN_ENV = "BUILDKITE_API_TOKEN"
+DELIVERY_KEY = "gitolite_triggers_delivery_id"
+
+
+@dataclass
+class Settings:
+    """Delivery settings (everything except the per-repo pipeline choice)."""
+
+    api_url: str = DEFAULT_API_URL
+    token_file: str | None = None
+    spool_dir: str = ""
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+    initial_delay: float = 2.0
+    max_delay: float = 300.0
+    give_up_after: float = 86400.0
+    max_rate_limit_wait: float = 600.0
+    poll_interval: float = 1.0
+    commit_grace: float = 60.0
+    keep_done_days: float = 30.0
+
+
+@dataclass
+class Target:
+    """Where and how one repo builds."""
+
+    org: str
+    pipeline: str
+    branches: list[str] = field(default_factory=list)  # globs; empty = all branches
+    tags: bool | list[str] = False
+    env: dict[str, str] = field(default_factory=dict)
+    meta_data: dict[str, str] = field(default_factory=dict)
+    clean_checkout: bool = False
+    ignore_pipeline_branch_filters: bool = False
+
+    def wants(self, ref: str) -> str | None:
+        """The Buildkite ``branch`` for ``ref``, or None when this ref must not build."""
+        if ref.startswith("refs/heads/"):
+            name = ref[len("refs/heads/") :]
+            return name if name and match_globs(self.branches, name) else None
+        if ref.startswith("refs/tags/"):
+            name = ref[len("refs/tags/") :]
+            if self.tags is True or (
+                isinstance(self.tags, list) and self.tags and match_globs(self.tags, name)
+            ):
+                return name or None
+        return None
+
+
+def match_globs(patterns: list[str], name: str) -> bool:
+    """Buildkite-style filter: globs (``*`` crosses ``/``), ``!glob`` excludes; empty = all."""
+    if not patterns:
+        return True
+    if any(fnmatch.fnmatchcase(name, p[1:]) for p in patterns if p.startswith("!")):
+        return False
+    positives = [p for p in patterns if not p.startswith("!")]
+    return not positives or any(fnmatch.fnmatchcase(name, p) for p in positives)
+
+
+def _split_patterns(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [w for w in re.split(r"[\s,]+", value) if w]
+
+
+def settings(rc: Rc) -> Settings:
+    bk = rc.buildkite
+    retry = bk.get("retry") or {}
+    s = Settings(
+        api_url=str(bk.get("api_url") or DEFAULT_API_URL).rstrip("/"),
+        token_file=expand(bk["token_file"]) if bk.get("token_file") else None,
+        spool_dir=expand(bk["spool_dir"])
+        if bk.get("spool_dir")
+        else os.path.join(rc.admin_base, "buildkite"),
+    )
+    for key in (
+        "connect_timeout",
+        "read_timeout",
+        "max_rate_limit_wait",
+        "poll_interval",
+        "commit_grace",
+        "keep_done_days",
+    ):
+        if bk.get(key) is not None:
+            setattr(s, key, float(bk[key]))
+    for key in ("initial_delay", "max_delay", "give_up_after"):
+        if retry.get(key) is not None:
+            setattr(s, key, float(retry[key]))
+    return s
+
+
+def configured(rc: Rc) -> bool:
+    """True when the rc names any pipeline (per-repo options can still add one)."""
+    return bool(rc.buildkite.get("pipelines"))
+
+
+def _target_from(entry: dict[str, Any]) -> Target:
+    tags = entry.get("tags", False)
+    return Target(
+        org=str(entry.get("org", "")),
+        pipeline=str(entry.get("pipeline", "")),
+        branches=_split_patterns(entry.get("branches")),
+        tags=_split_patterns(tags) if isinstance(tags, list | str) else bool(tags),
+        env={str(k): str(v) for k, v in (entry.get("env") or {}).items()},
+        meta_data={str(k): str(v) for k, v in (entry.get("meta_data") or {}).items()},
+        clean_checkout=bool(entry.get("clean_checkout", False)),
+        ignore_pipeline_branch_filters=bool(entry.get("ignore_pipeline_branch_filters", False)),
+    )
+
+
+def target_for(rc: Rc, repo: str, options: dict[str, str] | None = None) -> Target | None:
+    """The repo's build target after the rules' overrides, or None when it does not build."""
+    if options is None:
+        from gitolite_triggers.options import repo_options
+
+        options = repo_options(rc, repo)
+    if options.get("buildkite.enabled", "1").strip().lower() in ("0", "no", "false", "off"):
+        return None
+    target = None
+    for entry in rc.buildkite.get("pipelines") or []:
+        try:
+            if re.fullmatch(str(entry.get("repos", "")), repo):
+                target = _target_from(entry)
+                break
+        except re.error:
+            continue  # the rc validator reports bad regexes; never break a push over one
+    override = options.get("buildkite.pipeline")
+    if override:
+        org, _, pipeline = override.strip().partition("/")
+        if not org or not pipeline or "/" in pipeline:
+            return None
+        target = target or Target(org, pipeline)
+        target.org, target.pipeline = org, pipeline
+    if target is None:
+        return None
+    if "buildkite.branches" in options:
+        target.branches = _split_patterns(options["buildkite.branches"])
+    if "buildkite.tags" in options:
+        value = options["buildkite.tags"].strip()
+        target.tags = (
+            True
+            if value.lower() in ("1", "yes", "true", "on")
+            else False
+            if value.lower() in ("", "0", "no", "false", "off")
+            else _split_patterns(value)
+        )
+    return target
+
+
+class TokenError(Exception):
+    """No usable token; the message says why (and never contains the token)."""
+
+
+def load_token(s: Settings) -> str:
+    """The API token: from ``token_file`` (must be mode 0600 or stricter), else the env."""
+    if s.token_file:
+        try:
+            fd = os.open(s.token_file, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as e:
+            raise TokenError(f"cannot read token_file {s.token_file}: {e.strerror}") from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise TokenError(f"token_file {s.token_file} is not a regular file")
+            if st.st_mode & 0o077:
+                raise TokenError(
+                    f"token_file {s.token_file} has mode {stat.S_IMODE(st.st_mode):04o}; it must be readable"
+                    f" by its owner only (chmod 600 {s.token_file}), refusing to use it"
+                )
+            if st.st_uid != os.getuid():
+                raise TokenError(
+                    f"token_file {s.token_file} is not owned by this account (uid {os.getuid()})"
+                )
+            token = os.read(fd, 4096).decode("utf-8", "replace").strip()
+        finally:
+            os.close(fd)
+        if not token:
+            raise TokenError(f"token_file {s.token_file} is empty")
+        return token
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise TokenError(
+            f"no API token: set buildkite.token_file in the rc, or {TOKEN_ENV} in the server account's environment"
+        )
+    return token

@@ -1,0 +1,379 @@
+"""The deliverer: turn pending spool records into Buildkite builds, exactly once each.
+
+Runs detached (``python -m gitolite_triggers.buildkite.deliver``, started by the trigger)
+or in the foreground (``gitolite-triggers buildkite deliver``). One at a time per spool
+(flock); it works until nothing is pending, then exits, re-checking after letting go of
+the lock so a record spooled meanwhile is never stranded.
+
+Per record (reference A.3-A.6):
+
+- before every POST the record is saved with ``maybe_posted`` set, so after a crash,
+  timeout, dropped connection or 5xx the next attempt first asks Buildkite for a build
+  carrying our delivery id (``GET .../builds?meta_data[...]=id``) and adopts it instead
+  of creating a second one;
+- 201: moved to done/, build number and web_url logged;
+- 429: wait ``max(RateLimit-Reset, RateLimit-User-Reset)`` (capped), then again;
+- 5xx, timeouts, connection errors: exponential backoff with jitter, until
+  ``give_up_after`` since the push (then dead/ with the last error);
+- 400/401/403/404/422 (any other 4xx): dead/ with the status and body, and a log line.
+
+The token is read once per run (config.load_token), sent only in the Authorization
+header, and never logged or written to the spool.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+from gitolite_triggers import glog
+from gitolite_triggers.buildkite import config
+from gitolite_triggers.buildkite.spool import Record, Spool
+from gitolite_triggers.rc import Rc, load_rc
+
+PERMANENT = (400, 401, 403, 404, 422)
+CRASH_ENV = "GITOLITE_TRIGGERS_BK_CRASH_AT"  # tests: SIGKILL ourselves at a named point
+
+
+def _crash_point(name: str) -> None:
+    if os.environ.get(CRASH_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _body_text(resp: Any, limit: int = 2000) -> str:
+    try:
+        text = resp.text
+    except Exception:  # noqa: BLE001
+        return ""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _header_int(resp: Any, name: str) -> int | None:
+    try:
+        return int(resp.headers.get(name))
+    except (TypeError, ValueError):
+        return None
+
+
+class Deliverer:
+    """Delivers one spool's pending records; ``say`` reports progress (foreground mode)."""
+
+    def __init__(self, rc: Rc, say: Callable[[str], None] | None = None) -> None:
+        self.rc = rc
+        self.s = config.settings(rc)
+        self.spool = Spool(self.s.spool_dir)
+        self.say = say or (lambda _msg: None)
+        self.session: Any = None
+        self.token = ""
+        self.not_before = 0.0  # global pause after a 429 or an exhausted rate limit
+
+    # ------------------------------------------------------------------ plumbing
+    def log(self, *fields: str) -> None:
+        glog.log(self.rc, "buildkite", *fields)
+
+    def _http(self) -> Any:
+        if self.session is None:
+            import requests
+
+            self.token = config.load_token(self.s)
+            self.session = requests.Session()
+            self.session.headers.update(
+                {
+                    "Authorization": f"Bearer {self.token}",
+                    "Content-Type": "application/json",
+                    "User-Agent": "gitolite-triggers-buildkite",
+                }
+            )
+        return self.session
+
+    def _builds_url(self, rec: Record) -> str:
+        return f"{self.s.api_url}/organizations/{quote(rec['org'], safe='')}/pipelines/{quote(rec['pipeline'], safe='')}/builds"
+
+    def _timeouts(self) -> tuple[float, float]:
+        return (self.s.connect_timeout, self.s.read_timeout)
+
+    def _backoff(self, rec: Record) -> float:
+        n = max(1, rec.get("failures", 1))
+        base = min(self.s.max_delay, self.s.initial_delay * (2 ** (n - 1)))
+        return base * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
+
+    def _note(self, rec: Record, what: str) -> None:
+        rec.setdefault("history", []).append(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {what}")
+        rec["history"] = rec["history"][-20:]
+        rec["last_error"] = what
+
+    def _pace(self, resp: Any) -> None:
+        """Honour an exhausted rate limit even on a successful answer."""
+        for rem, reset in (
+            ("RateLimit-Remaining", "RateLimit-Reset"),
+            ("RateLimit-User-Remaining", "RateLimit-User-Reset"),
+        ):
+            if _header_int(resp, rem) == 0:
+                wait = min(float(_header_int(resp, reset) or 1), self.s.max_rate_limit_wait)
+                self.not_before = max(self.not_before, time.time() + wait)
+
+    # ------------------------------------------------------------------ outcomes
+    def _done(self, rec: Record, build: dict[str, Any], how: str) -> None:
+        rec["build"] = {k: build.get(k) for k in ("id", "number", "url", "web_url", "state")}
+        rec["delivered"] = time.time()
+        rec.pop("last_error", None)
+        self._note(rec, how)
+        _crash_point("before_done")
+        self.spool.move(rec, "pending", "done")
+        self.log(
+            "delivered",
+            rec["repo"],
+            rec["ref"],
+            rec["new"],
+            f"build #{build.get('number')}",
+            str(build.get("web_url")),
+            how,
+        )
+        self.say(
+            f"{rec['id']}: {rec['repo']} {rec['ref']} -> build #{build.get('number')} {build.get('web_url')} ({how})"
+        )
+
+    def _dead(self, rec: Record, status: int | str, body: str, why: str) -> None:
+        rec["dead"] = {"status": status, "body": body, "why": why, "at": time.time()}
+        self._note(rec, f"dead: {why}")
+        self.spool.move(rec, "pending", "dead")
+        self.log(
+            "dead",
+            rec["repo"],
+            rec["ref"],
+            rec["new"],
+            f"{rec['org']}/{rec['pipeline']}",
+            f"status={status}",
+            why,
+            body.replace("\n", " ")[:500],
+        )
+        self.say(f"{rec['id']}: {rec['repo']} {rec['ref']} DEAD ({why}): {status} {body[:300]}")
+
+    def _later(self, rec: Record, delay: float, why: str) -> None:
+        if time.time() - rec.get("created", time.time()) > self.s.give_up_after:
+            self._dead(rec, "gave up", "", f"still failing after {self.s.give_up_after:g}s: {why}")
+            return
+        rec["next_at"] = time.time() + delay
+        self._note(rec, why)
+        self.spool.save("pending", rec)
+        self.log("retry", rec["repo"], rec["ref"], rec["new"], why, f"in {delay:.1f}s")
+        self.say(f"{rec['id']}: {rec['repo']} {rec['ref']}: {why}; retrying in {delay:.1f}s")
+
+    # ------------------------------------------------------------------ one record
+    def _commit_arrived(self, rec: Record) -> bool | None:
+        """For records spooled by the update hook: did the push really land the commit?"""
+        from gitolite_triggers.repos import repo_path
+
+        git_dir = str(repo_path(self.rc, rec["repo"]))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        proc = subprocess.run(  # noqa: S603 - argv list
+            [
+                "git",
+                f"--git-dir={git_dir}",
+                "cat-file",
+                "-e",
+                f"{rec['body']['commit']}^{{commit}}",
+            ],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env=env,
+        )
+        if proc.returncode == 0:
+            return True
+        return None if time.time() - rec["created"] < self.s.commit_grace else False
+
+    def deliver_one(self, rec: Record) -> None:
+        import requests
+
+        if (
+            self.spool.path("done", rec["id"]).exists()
+            or self.spool.path("dead", rec["id"]).exists()
+        ):
+            # A crash between writing done/ and unlinking pending/: finish the move.
+            self.spool.path("pending", rec["id"]).unlink(missing_ok=True)
+            return
+        if rec.get("source") == "update":
+            arrived = self._commit_arrived(rec)
+            if arrived is None:
+                rec["next_at"] = time.time() + 1.0
+                self.spool.save("pending", rec)
+                return
+            if arrived is False:
+                rec["skipped"] = "the pushed commit never arrived (push rejected?)"
+                self._note(rec, "skipped: commit not in the repo after the push")
+                self.spool.move(rec, "pending", "done")
+                self.log("skip", rec["repo"], rec["ref"], rec["new"], "commit never arrived")
+                return
+        http = self._http()
+        url = self._builds_url(rec)
+        if rec.get("maybe_posted"):
+            key = f"meta_data[{config.DELIVERY_KEY}]"
+            try:
+                resp = http.get(
+                    url, params={key: rec["id"], "per_page": "5"}, timeout=self._timeouts()
+                )
+            except requests.RequestException as e:
+                rec["failures"] = rec.get("failures", 0) + 1
+                self._later(rec, self._backoff(rec), f"lookup failed: {type(e).__name__}")
+                return
+            self._pace(resp)
+            if resp.status_code == 200:
+                try:
+                    listed = resp.json()
+                except ValueError:
+                    listed = []
+                found = [
+                    b
+                    for b in listed
+                    if isinstance(b, dict)
+                    and (b.get("meta_data") or {}).get(config.DELIVERY_KEY) == rec["id"]
+                ]
+                if found:
+                    self._done(rec, found[-1], "found the build an earlier attempt created")
+                    return
+            elif resp.status_code == 429 or resp.status_code >= 500:
+                self._rate_or_backoff(rec, resp, "lookup")
+                return
+            else:
+                self.log(
+                    "warn",
+                    rec["repo"],
+                    rec["ref"],
+                    f"cannot look for an earlier build (HTTP {resp.status_code}); posting again may duplicate",
+                )
+        before = rec.get("maybe_posted", False)
+        rec["attempts"] = rec.get("attempts", 0) + 1
+        rec["maybe_posted"] = True
+        self.spool.save("pending", rec)  # durable before the request leaves
+        _crash_point("before_post")
+        try:
+            resp = http.post(url, json=rec["body"], timeout=self._timeouts())
+        except requests.RequestException as e:
+            rec["failures"] = rec.get("failures", 0) + 1
+            self._later(rec, self._backoff(rec), f"POST failed: {type(e).__name__}")
+            return
+        _crash_point("after_post")
+        self._pace(resp)
+        status = resp.status_code
+        if status == 201:
+            try:
+                build = resp.json()
+            except ValueError:
+                build = {}
+            self._done(rec, build if isinstance(build, dict) else {}, "created")
+        elif status == 429:
+            rec["maybe_posted"] = before  # refused: this attempt created nothing
+            self._rate_or_backoff(rec, resp, "POST")
+        elif 400 <= status < 500:
+            rec["maybe_posted"] = before
+            self._dead(
+                rec, status, _body_text(resp), f"Buildkite refused the build (HTTP {status})"
+            )
+        else:
+            rec["failures"] = rec.get("failures", 0) + 1
+            self._later(rec, self._backoff(rec), f"POST answered HTTP {status}")
+
+    def _rate_or_backoff(self, rec: Record, resp: Any, what: str) -> None:
+        if resp.status_code == 429:
+            resets = [
+                v
+                for v in (
+                    _header_int(resp, "RateLimit-Reset"),
+                    _header_int(resp, "RateLimit-User-Reset"),
+                )
+                if v is not None
+            ]
+            if not resets:
+                try:
+                    resets = [int(resp.json().get("reset"))]
+                except (ValueError, TypeError, AttributeError):
+                    resets = []
+            wait = min(
+                float(max(resets)) if resets else self._backoff(rec), self.s.max_rate_limit_wait
+            )
+            wait += random.uniform(0, 0.25)  # noqa: S311
+            self.not_before = max(self.not_before, time.time() + wait)
+            self._later(rec, wait, f"{what} rate limited (429)")
+        else:
+            rec["failures"] = rec.get("failures", 0) + 1
+            self._later(rec, self._backoff(rec), f"{what} answered HTTP {resp.status_code}")
+
+    # ------------------------------------------------------------------ the loop
+    def run_locked(self, ignore_schedule: bool = False, once: bool = False) -> None:
+        """Deliver until nothing is pending (or, with ``once``, one attempt per record)."""
+        tried: set[str] = set()
+        self.spool.sweep(self.s.keep_done_days)
+        while True:
+            now = time.time()
+            records = list(self.spool.records("pending"))
+            if once:
+                records = [r for r in records if r["id"] not in tried]
+            if not records:
+                return
+            due = [
+                r
+                for r in records
+                if (ignore_schedule and r["id"] not in tried) or r.get("next_at", 0) <= now
+            ]
+            due.sort(key=lambda r: r.get("created", 0))
+            if not due or self.not_before > now:
+                wake = min(
+                    [r.get("next_at", 0) for r in records]
+                    + ([self.not_before] if self.not_before > now else [])
+                )
+                wait = max(
+                    0.01,
+                    min(wake - now if wake > now else self.s.poll_interval, self.s.poll_interval),
+                )
+                if self.not_before > now:
+                    wait = min(max(0.01, self.not_before - now), self.s.poll_interval)
+                time.sleep(wait)
+                continue
+            for rec in due:
+                if time.time() < self.not_before:
+                    break
+                tried.add(rec["id"])
+                self.deliver_one(rec)
+
+    def run(
+        self, ignore_schedule: bool = False, once: bool = False, wait_for_lock: bool = False
+    ) -> int:
+        """Take the lock and deliver; return 0, or 3 when another deliverer holds the lock."""
+        first = True
+        while True:
+            with self.spool.locked(wait=wait_for_lock) as got:
+                if not got:
+                    return 3 if first else 0
+                try:
+                    self.run_locked(ignore_schedule=ignore_schedule and first, once=once)
+                finally:
+                    first = False
+            if once or not self.spool.has_pending():
+                return 0
+            # Something was spooled while we held the lock and its kicker gave up: go on.
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Detached entry point: no terminal, so every problem goes to the gitolite log."""
+    try:
+        rc = load_rc()
+        d = Deliverer(rc)
+        try:
+            return d.run()
+        except config.TokenError as e:
+            d.log("error", f"cannot deliver: {e}; records stay in {d.spool.dir('pending')}")
+            return 1
+    except Exception as e:  # noqa: BLE001 - detached: log, never a traceback to nowhere
+        glog.log(None, "buildkite", "error", f"deliverer failed: {type(e).__name__}: {e}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,184 @@
+"""The durable spool: one JSON file per build to create, moved between folders by state.
+
+Layout under ``$GL_ADMIN_BASE/buildkite/`` (or the rc's ``spool_dir``)::
+
+    tmp/       files being written (never read)
+    pending/   builds still to create (the deliverer's work)
+    done/      created (or deliberately skipped) builds, kept keep_done_days
+    dead/      refused by Buildkite (400/401/403/404/422) or given up; ``retry`` revives
+    lock       flock'ed by the one deliverer at a time
+
+A record's file name is its delivery id: a hash of (repo, ref, new object name), so
+every registration that fires for one push names the same file, and creating it is an
+atomic ``link()`` that fails if it exists. Every write is temp file, fsync, rename (and
+the folder is fsynced), so ``kill -9`` or a power cut leaves either the old or the new
+record, never half of one. Standard library only: this runs on the push path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+STATES = ("pending", "done", "dead")
+Record = dict[str, Any]
+
+
+def delivery_id(repo: str, ref: str, new: str) -> str:
+    """Stable id of the build for (repo, ref, new commit); also sent as build meta-data."""
+    return hashlib.sha256(f"{repo}\0{ref}\0{new}".encode()).hexdigest()[:32]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Spool:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def dir(self, state: str) -> Path:
+        return self.root / state
+
+    def ensure(self) -> None:
+        for sub in ("tmp", *STATES):
+            (self.root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def path(self, state: str, rid: str) -> Path:
+        return self.root / state / f"{rid}.json"
+
+    def _write_tmp(self, rec: Record) -> Path:
+        tmp = self.root / "tmp" / f"{rec['id']}.{os.getpid()}.{time.monotonic_ns()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, json.dumps(rec, indent=1, sort_keys=True).encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return tmp
+
+    def add(self, rec: Record) -> bool:
+        """Create ``pending/<id>`` unless this build is already pending, done or dead."""
+        self.ensure()
+        rid = rec["id"]
+        if any(self.path(s, rid).exists() for s in ("done", "dead")):
+            return False
+        tmp = self._write_tmp(rec)
+        try:
+            os.link(tmp, self.path("pending", rid))
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink()
+        # The deliverer may have finished an earlier copy between our check and link.
+        if any(self.path(s, rid).exists() for s in ("done", "dead")):
+            with contextlib.suppress(FileNotFoundError):
+                self.path("pending", rid).unlink()
+            return False
+        _fsync_dir(self.dir("pending"))
+        return True
+
+    def save(self, state: str, rec: Record) -> None:
+        """Atomically write ``rec`` into ``state`` (replacing any earlier version there)."""
+        self.ensure()
+        tmp = self._write_tmp(rec)
+        os.replace(tmp, self.path(state, rec["id"]))
+        _fsync_dir(self.dir(state))
+
+    def move(self, rec: Record, src: str, dst: str) -> None:
+        """Write ``rec`` into ``dst`` first, then drop it from ``src``: a crash in between
+        leaves both, and ``pending`` entries whose id is done/dead are dropped on sight."""
+        self.save(dst, rec)
+        with contextlib.suppress(FileNotFoundError):
+            self.path(src, rec["id"]).unlink()
+        _fsync_dir(self.dir(src))
+
+    def load(self, state: str, rid: str) -> Record | None:
+        try:
+            with open(self.path(state, rid), encoding="utf-8") as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return None
+
+    def ids(self, state: str) -> list[str]:
+        try:
+            names = os.listdir(self.dir(state))
+        except FileNotFoundError:
+            return []
+        return sorted(n[:-5] for n in names if n.endswith(".json"))
+
+    def records(self, state: str) -> Iterator[Record]:
+        for rid in self.ids(state):
+            try:
+                rec = self.load(state, rid)
+            except ValueError:
+                continue  # cannot happen with rename-into-place; never crash on it
+            if rec is not None:
+                yield rec
+
+    def has_pending(self) -> bool:
+        try:
+            return any(n.endswith(".json") for n in os.listdir(self.dir("pending")))
+        except FileNotFoundError:
+            return False
+
+    def sweep(self, keep_days: float) -> int:
+        """Forget done records older than ``keep_days`` and stale temp files."""
+        now = time.time()
+        removed = 0
+        for state, age in (("done", keep_days * 86400), ("tmp", 3600.0)):
+            with contextlib.suppress(FileNotFoundError):
+                for entry in os.scandir(self.dir(state)):
+                    with contextlib.suppress(OSError):
+                        if now - entry.stat().st_mtime > age:
+                            os.unlink(entry.path)
+                            removed += 1
+        return removed
+
+    @contextlib.contextmanager
+    def locked(self, wait: bool = False) -> Iterator[bool]:
+        """Hold the deliverer lock; yields False (without waiting) if another process has it."""
+        self.ensure()
+        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except OSError as e:
+                if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    yield False
+                    return
+                raise
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield True
+        finally:
+            os.close(fd)
+
+    def holder(self) -> str | None:
+        """The pid written by the current lock holder, if one holds it."""
+        path = self.root / "lock"
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            return None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return os.pread(fd, 32, 0).decode().strip() or "?"
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)

@@ -1,0 +1,197 @@
+"""The ``buildkite`` trigger program: spool one record per pushed ref to build, kick the deliverer.
+
+Three ways in, one behaviour (``main(argv)``; the built-in script ``triggers/buildkite``
+calls it, and ``gitolite_triggers.buildkite.trigger:main`` runs it in-process):
+
+- POST_GIT (``... POST_GIT repo user aa any verb cpu...``): the push's ref updates as the
+  post-receive hook recorded them under ``GL_TID`` (hooks/pushrecord.py); a fetch
+  (``git-upload-pack``) has none and does nothing;
+- ``hooks: post-receive:``: git's stdin lines ``old new ref`` (in-process, where the hook
+  already consumed stdin, the same push record);
+- ``hooks: update:``: git's arguments ``ref old new``.
+
+Whatever fires, and however often, one (repo, ref, new commit) makes one spool record
+(spool.py), deleted refs never build, and tags only where configured. The push never
+waits for Buildkite: after the spool write a detached process delivers. Imports only the
+standard library: this is on every push.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+from gitolite_triggers import glog
+from gitolite_triggers.buildkite import config
+from gitolite_triggers.buildkite.payload import build_body, commit_infos, is_zero
+from gitolite_triggers.buildkite.spool import Spool, delivery_id
+from gitolite_triggers.rc import Rc, load_rc
+
+SHA = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64})$")
+Update = tuple[str, str, str]
+
+
+def _parse_lines(data: str) -> list[Update]:
+    out = []
+    for line in data.splitlines():
+        parts = line.split(" ", 2)
+        if len(parts) == 3 and SHA.match(parts[0]) and SHA.match(parts[1]):
+            out.append((parts[0], parts[1], parts[2]))
+    return out
+
+
+def _updates(rc: Rc, argv: list[str]) -> tuple[str | None, str | None, list[Update], str] | None:
+    """(repo, user, updates, source) for this invocation, or None when it is not a push."""
+    env_repo = os.environ.get("GL_REPO") or None
+    env_user = os.environ.get("GL_USER") or None
+    if "POST_GIT" in argv:
+        rest = argv[argv.index("POST_GIT") + 1 :]
+        if len(rest) < 5 or rest[4] != "git-receive-pack":
+            return None
+        repo, user = rest[0], rest[1]
+        return repo, user, [], "POST_GIT"
+    if (
+        len(argv) >= 3
+        and argv[-3].startswith("refs/")
+        and SHA.match(argv[-2])
+        and SHA.match(argv[-1])
+    ):
+        ref, old, new = argv[-3:]
+        return env_repo, env_user, [(old, new, ref)], "update"
+    data = ""
+    if not sys.stdin.isatty():
+        try:
+            data = sys.stdin.read()
+        except (OSError, ValueError):
+            data = ""
+    return env_repo, env_user, _parse_lines(data), "post-receive"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "POST_GIT" in args:
+        rest = args[args.index("POST_GIT") + 1 :]
+        if len(rest) < 5 or rest[4] != "git-receive-pack":
+            return 0  # a fetch: nothing to build, and nothing loaded
+    rc = load_rc()
+    found = _updates(rc, args)
+    if found is None:
+        return 0
+    repo, user, updates, source = found
+    if not repo:
+        return 0
+    target = config.target_for(rc, repo)
+    if target is None:
+        return 0
+    if not updates:
+        from gitolite_triggers.hooks import pushrecord
+
+        updates = pushrecord.updates_for(rc, os.environ.get("GL_TID", ""), repo)
+    enqueue(rc, repo, user, updates, source, target)
+    return 0
+
+
+def enqueue(
+    rc: Rc,
+    repo: str,
+    user: str | None,
+    updates: list[Update],
+    source: str,
+    target: config.Target | None = None,
+) -> list[str]:
+    """Spool the builds ``updates`` call for; start a deliverer; return the new record ids."""
+    target = target or config.target_for(rc, repo)
+    if target is None:
+        return []
+    wanted = [
+        (old, new, ref, branch)
+        for old, new, ref in updates
+        if not is_zero(new) and (branch := target.wants(ref))
+    ]
+    s = config.settings(rc)
+    spool = Spool(s.spool_dir)
+    created: list[str] = []
+    if wanted:
+        from gitolite_triggers.repos import repo_path
+
+        fresh = [w for w in wanted if not _known(spool, delivery_id(repo, w[2], w[1]))]
+        infos = (
+            commit_infos(str(repo_path(rc, repo)), [new for _, new, _, _ in fresh]) if fresh else {}
+        )
+        for old, new, ref, branch in fresh:
+            info = infos.get(new)
+            if info is None:
+                glog.log(rc, "buildkite", "skip", repo, ref, new, "not a commit")
+                continue
+            rid = delivery_id(repo, ref, new)
+            rec = {
+                "id": rid,
+                "repo": repo,
+                "ref": ref,
+                "old": old,
+                "new": new,
+                "user": user or "",
+                "source": source,
+                "org": target.org,
+                "pipeline": target.pipeline,
+                "body": build_body(target, branch, info, rid, repo, ref, user),
+                "created": time.time(),
+                "attempts": 0,
+                "next_at": 0.0,
+                "maybe_posted": False,
+                "history": [],
+            }
+            if spool.add(rec):
+                created.append(rid)
+                glog.log(
+                    rc,
+                    "buildkite",
+                    "queued",
+                    repo,
+                    ref,
+                    new,
+                    f"{target.org}/{target.pipeline}",
+                    f"id={rid}",
+                )
+    if (created or spool.has_pending()) and rc.buildkite.get("autostart", True):
+        kick(rc, s.spool_dir)
+    return created
+
+
+def _known(spool: Spool, rid: str) -> bool:
+    return any(spool.path(state, rid).exists() for state in ("pending", "done", "dead"))
+
+
+def kick(rc: Rc, spool_dir: str) -> None:
+    """Start a detached deliverer (new session, no stdio): the pusher never waits for it.
+
+    GIT_* (the hook's quarantine environment) is dropped; GL_* and HOME stay so it finds
+    the same account. The token is never put on its command line.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.setdefault("GL_ADMIN_BASE", rc.admin_base)
+    try:
+        subprocess.Popen(  # noqa: S603 - argv list, no shell
+            [sys.executable, "-m", "gitolite_triggers.buildkite.deliver"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+            start_new_session=True,
+            cwd=spool_dir,
+            env=env,
+        )
+    except OSError as e:
+        glog.log(
+            rc,
+            "buildkite",
+            "warn",
+            f"could not start the deliverer: {e.strerror}; records stay spooled",
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
