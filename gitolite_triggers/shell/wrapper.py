@@ -47,6 +47,18 @@ def die(rc: Rc | None, message: str, status: int = 1) -> int:
 
 
 def main(argv: list[str]) -> int:
+    """Run one ssh session; errors reach the client as one FATAL line, never a traceback."""
+    from gitolite_triggers.rcerrors import RcError
+
+    try:
+        return _main(argv)
+    except RcError:
+        raise  # cli.py prints it as FATAL with the rc's file:line messages
+    except Exception as e:  # noqa: BLE001
+        return die(None, f"internal error: {type(e).__name__}: {e}")
+
+
+def _main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] in ("-h", "--help"):
         print(USAGE, file=sys.stderr)
         return 2

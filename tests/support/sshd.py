@@ -299,3 +299,23 @@ class SshClient:
             check=check,
             stdin=subprocess.DEVNULL,
         )
+
+
+def install_keys(server: object, keys: list[SshKey], admin_base: Path | None = None) -> Path:
+    """Put each key in ``$GL_ADMIN_BASE/keydir/<name>.pub`` and run POST_COMPILE, whose
+    ``post-compile/ssh-authkeys`` writes ``<home>/.ssh/authorized_keys``; return that path.
+
+    ``server`` is a tests.support.server.Server. Raises if the file lacks a key.
+    """
+    home = Path(server.home)  # type: ignore[attr-defined]
+    keydir = (admin_base or home / ".gitolite") / "keydir"
+    keydir.mkdir(parents=True, exist_ok=True)
+    for key in keys:
+        (keydir / f"{key.name}.pub").write_text(key.pub + "\n")
+    result = server.cli("trigger", "POST_COMPILE")  # type: ignore[attr-defined]
+    ak = home / ".ssh" / "authorized_keys"
+    text = ak.read_text() if ak.exists() else ""
+    missing = [k.name for k in keys if f" shell {k.name}\"" not in text]
+    if missing:
+        raise RuntimeError(f"ssh-authkeys did not write keys for {missing}: {result.stderr}")
+    return ak

@@ -1,0 +1,64 @@
+"""The ssh wrapper's start-up must not import PyYAML, jsonschema or requests.
+
+Proved in a real subprocess: a tiny harness runs the CLI exactly as the console script
+does (``gitolite-triggers shell alice``) and dumps ``sys.modules`` when it is done, for a
+command (``help``), a refused command, and a git request that goes through the access
+check. The time of a ``help`` session is printed for information.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gitolite_triggers.rc import load_rc
+from tests.support.server import Server
+
+HEAVY = ("yaml", "jsonschema", "requests")
+HARNESS = """
+import json, sys
+from gitolite_triggers.cli import main
+try:
+    code = main(["shell", "alice"])
+finally:
+    with open(sys.argv[1], "w") as f:
+        json.dump(sorted(sys.modules), f)
+sys.exit(code)
+"""
+
+
+def run_shell(server: Server, soc: str, out: Path) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    env = {**server.env, "SSH_ORIGINAL_COMMAND": soc}
+    proc = subprocess.run(
+        [sys.executable, "-c", HARNESS, str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        cwd=server.home,
+    )
+    return proc, set(json.loads(out.read_text()))
+
+
+@pytest.mark.parametrize("soc", ["help", "rm -rf /", "git-upload-pack 'no/such/repo'"])
+def test_no_heavy_imports(server: Server, soc: str, tmp_path: Path) -> None:
+    load_rc()  # build the rc cache first: only a stale cache may import YAML
+    started = time.monotonic()
+    proc, mods = run_shell(server, soc, tmp_path / "mods.json")
+    print(f"{soc!r}: {1000 * (time.monotonic() - started):.0f} ms")
+    assert "gitolite_triggers.shell.wrapper" in mods, proc.stderr[-2000:]
+    heavy = sorted(m for m in mods if m.split(".")[0] in HEAVY)
+    assert heavy == [], f"{soc!r} imported {heavy}"
+    if soc == "help":
+        assert proc.returncode == 0 and proc.stdout.startswith("hello alice")
+    else:
+        assert proc.returncode != 0 and "FATAL:" in proc.stderr
+        assert "Traceback" not in proc.stderr
+    if soc.startswith("git-"):
+        assert "gitolite_triggers.conf.query" in mods  # the access check really ran
