@@ -62,6 +62,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="accounts' homes, keys, venv (default /var/tmp/glbench)",
     )
     p.add_argument(
+        "--cache",
+        type=Path,
+        default=Path("/var/tmp/glbench/cache"),
+        help="keys and the accounts' venv, kept between runs (default /var/tmp/glbench/cache)",
+    )
+    p.add_argument(
         "--out",
         type=Path,
         help="results folder (default bench/results, --quick: bench/results/tmp)",
@@ -112,10 +118,11 @@ def run(ns: argparse.Namespace) -> int:
     t0 = time.monotonic()
     gitolite_version = ensure_gitolite()
     workdir = ns.workdir.resolve()
-    cache, rundir = workdir / "cache", workdir / "run"
+    cache, rundir = ns.cache.resolve(), workdir / "run"
     for d in (workdir, cache):
         d.mkdir(parents=True, exist_ok=True)
         d.chmod(0o755)
+    _lock_or_exit()
     if rundir.exists():
         shutil.rmtree(rundir)
     rundir.mkdir(mode=0o755)
@@ -198,6 +205,23 @@ def run(ns: argparse.Namespace) -> int:
     log(report.markdown(rows, meta))
     log("wrote " + ", ".join(str(p) for p in paths.values()))
     return 0
+
+
+_LOCK = Path("/run/glbench.lock")
+
+
+def _lock_or_exit() -> None:
+    """One run at a time: the accounts (and their homes) are shared by every run."""
+    import fcntl
+
+    fd = os.open(_LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SystemExit(
+            f"another run_vs_gitolite.py is running (lock {_LOCK}); try again later"
+        ) from None
+    globals()["_lock_fd"] = fd  # held until the process exits
 
 
 def _ordered(rows: list[Row]) -> list[Row]:
