@@ -37,13 +37,16 @@ def _source_stamp() -> str:
     return digest.hexdigest()
 
 
+def _probe(account: Account, python: str, code: str) -> bool:
+    """Whether ``account`` can run ``python -c code`` (the exec itself may be refused)."""
+    try:
+        return account.run([python, "-c", code], check=False, cwd=Path("/")).returncode == 0
+    except OSError:
+        return False
+
+
 def _works_for(account: Account, python: str) -> bool:
-    probe = account.run(
-        [python, "-c", "import gitolite_triggers, yaml, jsonschema, requests"],
-        check=False,
-        cwd=Path("/"),
-    )
-    return probe.returncode == 0
+    return _probe(account, python, "import gitolite_triggers, yaml, jsonschema, requests")
 
 
 def ours_bindir(account: Account, cache_dir: Path, log=print) -> Path:
@@ -101,18 +104,10 @@ def ours_bindir(account: Account, cache_dir: Path, log=print) -> Path:
 
 
 def _good_base(account: Account, python: str) -> bool:
-    if not os.path.exists(python):
-        return False
-    probe = account.run(
-        [python, "-c", "import sys, venv; assert sys.version_info >= (3, 11)"],
-        check=False,
-        cwd=Path("/"),
+    return os.path.exists(python) and _probe(
+        account, python, "import sys, venv; assert sys.version_info >= (3, 11)"
     )
-    return probe.returncode == 0
 
 
 def _works_for_base(account: Account, python: str) -> bool:
-    probe = account.run(
-        [python, "-c", "import yaml, jsonschema, requests"], check=False, cwd=Path("/")
-    )
-    return probe.returncode == 0
+    return _probe(account, python, "import yaml, jsonschema, requests")
