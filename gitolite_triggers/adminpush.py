@@ -1,0 +1,202 @@
+"""What a push to ``gitolite-admin`` does: check it out into $GL_ADMIN_BASE, compile, POST_COMPILE.
+
+Called from the repo hooks' post-update (``gitolite_triggers.hooks.entry``, SHELL's)
+as ``post_update(rc, refs)`` with git's post-update arguments (the updated refnames),
+and only for the gitolite-admin repo. Everything printed goes to stderr, which git
+relays to the pusher as ``remote:`` lines.
+
+Steps (gitolite's PostUpdate.pm, made careful):
+
+1. Nothing happens unless the pushed refs include the admin repo's HEAD branch.
+2. A tree with a top-level ``hooks`` or ``logs`` entry is refused: those names in
+   $GL_ADMIN_BASE are the server's own (hook stubs, logs), not the admin repo's.
+3. The branch's tree replaces conf/, keydir/, local/ in $GL_ADMIN_BASE
+   (``git read-tree -u --reset``: files deleted in the push disappear, the bare
+   repo's HEAD is never touched).
+4. Compile. On success: remember the commit as the last good one (``gl-last-good``
+   in the admin repo's directory, where no push can write), re-link every repo's
+   hooks if the push touched ``*/hooks/common/``, and fire POST_COMPILE.
+5. On a conf error the pusher sees the error with file and line, and that the rules
+   in force are unchanged. This is post-update, so the bad commit IS in the repo
+   already (git accepted it before we run); what we can keep is the server's
+   state: the compiled rules are the last good ones (compile never replaces them
+   on error) and $GL_ADMIN_BASE is put back to the last good commit's files, so
+   keydir/, conf/ and local/ on the server always match the rules in force.
+
+Two admin pushes at once are serialised with a lock, and each compiles the branch's
+tip as it is when it gets the lock, so the last push wins.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from gitolite_triggers import glog
+from gitolite_triggers.rc import Rc
+from gitolite_triggers.repos import ADMIN_REPO, repo_path
+
+LAST_GOOD = "gl-last-good"
+LOCK = "gl-admin-push.lock"
+FORBIDDEN_TOP = ("hooks", "logs")
+
+
+class AdminPushError(Exception):
+    """A push the server refuses to apply; the message is for the pusher."""
+
+
+def _git_env(git_dir: Path, work_tree: str | None = None) -> dict[str, str]:
+    # The hook inherits receive-pack's GIT_DIR/GIT_* environment: start clean.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env["GIT_DIR"] = str(git_dir)
+    if work_tree:
+        env["GIT_WORK_TREE"] = work_tree
+    return env
+
+
+def _git(env: dict[str, str], *args: str, check: bool = True) -> str:
+    proc = subprocess.run(  # noqa: S603
+        ["git", *args], env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
+    if check and proc.returncode != 0:
+        raise AdminPushError(f"git {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def head_branch(env: dict[str, str]) -> str:
+    """The admin repo's HEAD branch (gitolite >= 3.6.14; not a hard-coded master)."""
+    ref = _git(env, "symbolic-ref", "-q", "HEAD", check=False)
+    return ref or "refs/heads/master"
+
+
+def last_good(git_dir: Path) -> str | None:
+    try:
+        value = (git_dir / LAST_GOOD).read_text().strip()
+    except OSError:
+        return None
+    return value or None
+
+
+def record_good(git_dir: Path, commit: str) -> None:
+    """Remember the commit whose files are checked out and whose rules are compiled."""
+    tmp = git_dir / f".{LAST_GOOD}.{os.getpid()}.tmp"
+    tmp.write_text(commit + "\n")
+    os.replace(tmp, git_dir / LAST_GOOD)
+
+
+def check_tree(env: dict[str, str], commit: str) -> None:
+    top = set(_git(env, "ls-tree", "--name-only", commit).splitlines())
+    bad = [name for name in FORBIDDEN_TOP if name in top]
+    if bad:
+        raise AdminPushError(
+            f"the pushed tree has a top-level '{bad[0]}'; {', '.join(FORBIDDEN_TOP)} are the server's own "
+            "folders in $GL_ADMIN_BASE and cannot come from gitolite-admin (move it, e.g. under local/)"
+        )
+
+
+def checkout(env: dict[str, str], commit: str) -> None:
+    """Make $GL_ADMIN_BASE's tracked files exactly ``commit``'s (HEAD untouched)."""
+    _git(env, "read-tree", "-u", "--reset", commit)
+
+
+def hooks_changed(env: dict[str, str], old: str | None, new: str) -> bool:
+    if old is None:
+        return True
+    names = _git(env, "diff", "--name-only", old, new, check=False).splitlines()
+    return any("/hooks/common/" in f"/{name}" for name in names)
+
+
+def _say(*lines: str) -> None:
+    for line in lines:
+        print(line, file=sys.stderr)
+    sys.stderr.flush()
+
+
+def post_update(rc: Rc, refs: list[str]) -> int:
+    """Apply a push to gitolite-admin; return 0 when the new rules are in force.
+
+    ``refs`` are git's post-update arguments (the refnames the push updated). The
+    return value is only logged by git (post-update cannot undo a push).
+    """
+    git_dir = repo_path(rc, ADMIN_REPO)
+    env = _git_env(git_dir)
+    branch = head_branch(env)
+    if branch not in refs:
+        return 0
+    base = Path(rc.admin_base)
+    base.mkdir(parents=True, exist_ok=True)
+    with open(git_dir / LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _apply(rc, git_dir, env, branch, base)
+
+
+def _apply(rc: Rc, git_dir: Path, env: dict[str, str], branch: str, base: Path) -> int:
+    from gitolite_triggers.conf.compile import compile_conf
+    from gitolite_triggers.conf.errors import ConfError
+
+    wt_env = _git_env(git_dir, str(base))
+    user = os.environ.get("GL_USER", "")
+    good = last_good(git_dir)
+    unchanged = (
+        f"the rules in force are unchanged (still those of commit {good[:12]}); fix the conf and push again"
+        if good
+        else "the rules in force are unchanged; fix the conf and push again"
+    )
+    try:
+        new = _git(env, "rev-parse", "--verify", f"{branch}^{{commit}}")
+        if new == good:
+            return 0
+        check_tree(env, new)
+        checkout(wt_env, new)
+    except AdminPushError as e:
+        _say(f"FATAL: {e}", f"FATAL: {ADMIN_REPO} was updated but not applied: {unchanged}")
+        glog.log(rc, "die", ADMIN_REPO, user, f"admin push not applied: {e}")
+        return 1
+
+    try:
+        report = compile_conf(rc)
+    except ConfError as e:
+        problem = str(e)
+    except Exception as e:  # noqa: BLE001 - the pusher gets a message, never a traceback
+        problem = f"compile failed: {e}"
+    else:
+        problem = ""
+    if problem:
+        restored = ""
+        if good:
+            try:
+                checkout(wt_env, good)
+                restored = f" $GL_ADMIN_BASE (conf/, keydir/, local/) is back at {good[:12]}."
+            except AdminPushError as e:
+                restored = f" Could not put $GL_ADMIN_BASE back at {good[:12]}: {e}"
+        _say(
+            *(f"FATAL: {line}" for line in problem.splitlines()),
+            f"FATAL: your push of {new[:12]} to {ADMIN_REPO} is in the repo, but its rules were NOT compiled:",
+            f"FATAL: {unchanged}.{restored}",
+        )
+        glog.log(
+            rc,
+            "die",
+            ADMIN_REPO,
+            user,
+            f"admin push {new[:12]} did not compile: {problem.splitlines()[0]}",
+        )
+        return 1
+
+    record_good(git_dir, new)
+    glog.log(rc, "compile", ADMIN_REPO, user, new, _summary(report))
+    if hooks_changed(env, good, new):
+        from gitolite_triggers.commands.setup_cmd import relink_all_hooks
+
+        relink_all_hooks(rc)
+    from gitolite_triggers.runner import Options, fire
+
+    return fire(rc, "POST_COMPILE", opts=Options())
+
+
+def _summary(report: object) -> str:
+    created = getattr(report, "created", None)
+    return f"created={len(created)}" if isinstance(created, list | tuple | set) else "ok"

@@ -1,0 +1,390 @@
+"""``gitolite-triggers setup [--pubkey|-pk KEY.pub] [--hooks-only|-ho] [-m MSG]``.
+
+Prepares a server account in ``$HOME`` the way ``gitolite setup -pk`` does, and is
+the "repair everything" command when run again (bare ``setup``):
+
+1. ``~/.gitolite.rc.yaml`` (a commented starter file) if there is none, and
+   ``~/.gitolite.rc.d/`` refreshed from the shipped fragments. Fragments an admin
+   added are never touched; an admin's edit of a shipped fragment is kept beside it
+   as ``NAME.orig`` before the shipped text is put back (edits belong in later
+   fragments). An existing rc that is invalid stops setup with its file:line messages.
+2. ``$GL_ADMIN_BASE/{conf,keydir,logs}``; ``conf/gitolite.conf`` if missing
+   (``gitolite-admin`` RW+ for the admin, ``testing`` RW+ for @all); with a key,
+   ``keydir/<admin>.pub`` (the admin's name comes from the key file's name exactly
+   as ssh-authkeys derives users).
+3. ``~/repositories/gitolite-admin.git``, with conf and keydir committed into it
+   (``GIT_WORK_TREE=$GL_ADMIN_BASE``, as gitolite does) when they changed.
+4. The central hook stubs rewritten and re-linked in EVERY physical repo; this runs
+   before the compile so a broken conf cannot stop a hook repair.
+5. Compile (creates ``testing.git`` and any other missing repo), then POST_COMPILE
+   (authorized_keys, git configs, projects.list, git-daemon-export-ok).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from gitolite_triggers import paths
+from gitolite_triggers.rc import Rc, load_rc
+from gitolite_triggers.repos import (
+    ADMIN_REPO,
+    init_bare,
+    install_hooks,
+    repo_path,
+    write_common_hooks,
+)
+
+STARTER_RC = """\
+# gitolite-triggers rc: settings for this server account (YAML).
+#
+# Trigger lists and defaults ship in ~/.gitolite.rc.d/ (refreshed by
+# `gitolite-triggers setup`); change them with your own later fragment, e.g.
+# ~/.gitolite.rc.d/50-local.yaml, rather than by editing the shipped ones.
+# Check your edits with `gitolite-triggers rc check`; see the effect with
+# `gitolite-triggers rc show`. Uncomment and change what you need:
+
+# GL_REPO_BASE: ~/repositories
+# GL_ADMIN_BASE: ~/.gitolite
+# LOCAL_CODE: ~/.gitolite/local      # your own triggers/ and hooks/common/
+# UMASK: 0077                        # 0027 lets a group (e.g. gitweb) read repos
+# GIT_CONFIG_KEYS: ""                # regexes of git config keys the conf may set,
+#                                    # e.g. "gitweb\\\\..* hooks\\\\..*" for desc/owner
+# ROLES: [READERS, WRITERS]
+# AUTH_OPTIONS: no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty
+# GITWEB_PROJECTS_LIST: ~/projects.list
+# SITE_INFO: "Questions? Mail git-admin@example.com"
+"""
+
+DEFAULT_CONF = """\
+repo {admin_repo}
+    RW+     =   {admin}
+
+repo testing
+    RW+     =   @all
+"""
+
+
+class SetupError(Exception):
+    """A problem that stops setup; the message says what to do."""
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="gitolite-triggers setup",
+        description="prepare (with --pubkey) or repair (without) this server account",
+    )
+    p.add_argument(
+        "--pubkey",
+        "-pk",
+        metavar="KEY.pub",
+        help="the admin's public key; the file name gives the admin's name",
+    )
+    p.add_argument(
+        "--hooks-only",
+        "-ho",
+        action="store_true",
+        help="only rewrite and re-link the hooks in every repo",
+    )
+    p.add_argument(
+        "-m",
+        dest="message",
+        default="gitolite-triggers setup",
+        help="commit message for the admin repo",
+    )
+    return p.parse_args(argv)
+
+
+# -- 1. rc -------------------------------------------------------------------------
+
+
+def refresh_rc_d(rc_d: Path, shipped: Path = paths.SHIPPED_RC_D) -> list[str]:
+    """Copy the shipped fragments into ``rc_d``; return what was done, for the admin."""
+    done: list[str] = []
+    rc_d.mkdir(parents=True, exist_ok=True)
+    for src in sorted(shipped.glob("*.yaml")):
+        dst = rc_d / src.name
+        text = src.read_bytes()
+        try:
+            current = dst.read_bytes()
+        except FileNotFoundError:
+            current = None
+        if current == text:
+            continue
+        if current is not None:
+            keep = dst.with_name(dst.name + ".orig")
+            keep.write_bytes(current)
+            done.append(
+                f"refreshed {dst} (the edited copy is kept as {keep.name}; put changes in a later fragment)"
+            )
+        else:
+            done.append(f"installed {dst}")
+        tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(text)
+        os.replace(tmp, dst)
+    return done
+
+
+def ensure_rc() -> list[str]:
+    done = []
+    rc = paths.rc_path()
+    if not rc.exists():
+        rc.parent.mkdir(parents=True, exist_ok=True)
+        rc.write_text(STARTER_RC)
+        done.append(f"wrote {rc}")
+    done.extend(refresh_rc_d(paths.rc_d_path()))
+    return done
+
+
+# -- 2. the admin's key and the default conf -----------------------------------------
+
+
+def check_pubkey(path: Path) -> tuple[str, str]:
+    """Validate the admin's key file; return (admin name, the key's one line)."""
+    from gitolite_triggers.postcompile.ssh_authkeys import (
+        _KEY_LINE,
+        _USER_OK,
+        Key,
+        fingerprint_check,
+        user_from_filename,
+    )
+
+    if not path.name.endswith(".pub"):
+        raise SetupError(
+            f"{path}: the key file's name must end in .pub (the name before it is the admin's user name)"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise SetupError(f"{path}: cannot read it: {getattr(e, 'strerror', None) or e}") from None
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if len(lines) != 1:
+        raise SetupError(
+            f"{path}: must hold exactly one line (one public key); it has {len(lines)}"
+        )
+    admin = user_from_filename(path.name)
+    if not _USER_OK.match(admin):
+        raise SetupError(f"{path}: '{admin}' is not a valid user name")
+    m = _KEY_LINE.match(lines[0])
+    if not m:
+        raise SetupError(f"{path}:1: not a public key line ('type base64 [comment]', no options)")
+    key = Key(admin, str(path), m.group(1), m.group(2), (m.group(3) or "").strip())
+    good, _ = fingerprint_check([key])
+    if not good:
+        raise SetupError(f"{path}:1: ssh-keygen -l does not accept this key")
+    return admin, lines[0]
+
+
+def prepare_admin_base(
+    rc: Rc, admin: str | None, key_line: str | None
+) -> tuple[list[str], list[str]]:
+    """Create the admin base folders, the default conf and the admin's key.
+
+    Returns (messages, paths written relative to $GL_ADMIN_BASE).
+    """
+    done: list[str] = []
+    written: list[str] = []
+    base = Path(rc.admin_base)
+    for sub in ("conf", "keydir", "logs"):
+        (base / sub).mkdir(parents=True, exist_ok=True)
+    conf = base / "conf" / "gitolite.conf"
+    if not conf.exists():
+        if admin is None:
+            raise SetupError(
+                f"{conf} does not exist yet: the first setup needs the admin's key, `setup --pubkey NAME.pub`"
+            )
+        conf.write_text(DEFAULT_CONF.format(admin_repo=ADMIN_REPO, admin=admin))
+        done.append(f"wrote {conf}")
+        written.append("conf/gitolite.conf")
+    if admin is not None and key_line is not None:
+        dst = base / "keydir" / f"{admin}.pub"
+        new = key_line + "\n"
+        if not dst.exists() or dst.read_text(errors="replace") != new:
+            dst.write_text(new)
+            done.append(f"wrote {dst}")
+            written.append(f"keydir/{admin}.pub")
+    return done, written
+
+
+# -- 3. the admin repo ----------------------------------------------------------------
+
+
+def _git(
+    args: list[str], env: dict[str, str], check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603
+        ["git", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=check,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _identity_env(env: dict[str, str]) -> dict[str, str]:
+    """Fill in a committer identity when git has none configured (a fresh account)."""
+    if _git(["var", "GIT_COMMITTER_IDENT"], env, check=False).returncode == 0:
+        return env
+    user = os.environ.get("USER") or os.environ.get("LOGNAME") or "gitolite-triggers"
+    email = f"{user}@{socket.gethostname() or 'localhost'}"
+    return {
+        **env,
+        "GIT_AUTHOR_NAME": env.get("GIT_AUTHOR_NAME") or user,
+        "GIT_AUTHOR_EMAIL": env.get("GIT_AUTHOR_EMAIL") or email,
+        "GIT_COMMITTER_NAME": env.get("GIT_COMMITTER_NAME") or user,
+        "GIT_COMMITTER_EMAIL": env.get("GIT_COMMITTER_EMAIL") or email,
+    }
+
+
+def admin_git_env(rc: Rc) -> dict[str, str]:
+    """git's environment for the admin repo with $GL_ADMIN_BASE as its work tree."""
+    keep = ("GIT_AUTHOR_", "GIT_COMMITTER_", "GIT_CONFIG_NOSYSTEM")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k.startswith(keep)}
+    env.update(GIT_DIR=str(repo_path(rc, ADMIN_REPO)), GIT_WORK_TREE=rc.admin_base)
+    return env
+
+
+def commit_admin_repo(rc: Rc, message: str, written: list[str]) -> list[str]:
+    """Create gitolite-admin.git if missing and commit what setup wrote into it.
+
+    A new repo gets conf/gitolite.conf and all of keydir (gitolite's first commit).
+    Later, only the files this run wrote are committed, on top of the branch's own
+    tree (a temporary index), so a setup run while $GL_ADMIN_BASE holds the last good
+    checkout after a bad admin push does not quietly revert that push.
+    """
+    done = []
+    path = repo_path(rc, ADMIN_REPO)
+    if not path.is_dir():
+        init_bare(rc, ADMIN_REPO)
+        done.append(f"created {path}")
+    env = admin_git_env(rc)
+    base = Path(rc.admin_base)
+    has_head = _git(["rev-parse", "--verify", "--quiet", "HEAD"], env, check=False).returncode == 0
+    if not has_head:
+        written = [
+            p
+            for p in ("conf/gitolite.conf", "keydir")
+            if (base / p).is_file() or any((base / p).rglob("*"))
+        ]
+    if not written:
+        return done
+    tmp_index = path / f"gl-setup-index.{os.getpid()}"
+    tenv = {**env, "GIT_INDEX_FILE": str(tmp_index)}
+    try:
+        _git(["read-tree", "HEAD"] if has_head else ["read-tree", "--empty"], tenv)
+        _git(["add", "--", *written], tenv)
+        if (
+            has_head
+            and _git(["diff", "--cached", "--quiet", "HEAD"], tenv, check=False).returncode == 0
+        ):
+            return done
+        r = _git(
+            ["commit", "--quiet", "--no-verify", "-m", message], _identity_env(tenv), check=False
+        )
+        if r.returncode != 0:
+            raise SetupError(f"committing to {path} failed: {(r.stderr or r.stdout).strip()}")
+    finally:
+        tmp_index.unlink(missing_ok=True)
+    _git(["add", "--", *written], env)  # the checkout's own index tracks them too
+    done.append(f"committed {', '.join(written)} to {ADMIN_REPO}")
+    return done
+
+
+def record_if_checked_out(rc: Rc) -> None:
+    """After a good compile: if $GL_ADMIN_BASE is exactly HEAD, HEAD is the last good commit."""
+    from gitolite_triggers.adminpush import record_good
+
+    env = admin_git_env(rc)
+    head = _git(["rev-parse", "--verify", "--quiet", "HEAD"], env, check=False).stdout.strip()
+    if head and _git(["diff", "--quiet", "HEAD", "--"], env, check=False).returncode == 0:
+        record_good(repo_path(rc, ADMIN_REPO), head)
+
+
+# -- 4. hooks -------------------------------------------------------------------------
+
+
+def physical_repos(rc: Rc) -> list[Path]:
+    """Every ``*.git`` directory under GL_REPO_BASE (not descending into them).
+
+    Walks the disk rather than asking the compiled rules: repair must work even when
+    the compiled state is missing or broken.
+    """
+    base = Path(rc.repo_base)
+    found: list[Path] = []
+    for top, dirs, _ in os.walk(base):
+        keep = []
+        for d in dirs:
+            if d.endswith(".git"):
+                found.append(Path(top) / d)
+            elif not d.startswith("."):
+                keep.append(d)
+        dirs[:] = sorted(keep)
+    return sorted(found)
+
+
+def relink_all_hooks(rc: Rc) -> int:
+    """Rewrite the central hook stubs and point every repo's hooks at them; return the count."""
+    write_common_hooks(rc)
+    repos = physical_repos(rc)
+    for path in repos:
+        install_hooks(rc, path)
+    return len(repos)
+
+
+# -- 5. compile + POST_COMPILE ------------------------------------------------------------
+
+
+def compile_and_fire(rc: Rc) -> int:
+    """Compile the rules, then fire POST_COMPILE; 1 on a conf error (printed with file:line)."""
+    from gitolite_triggers.conf.compile import compile_conf
+    from gitolite_triggers.conf.errors import ConfError
+    from gitolite_triggers.runner import Options, fire
+
+    try:
+        compile_conf(rc)
+    except ConfError as e:
+        print(f"FATAL: {e}", file=sys.stderr)
+        print(
+            "FATAL: the rules were not compiled; the last good compiled rules (if any) stay in force",
+            file=sys.stderr,
+        )
+        return 1
+    record_if_checked_out(rc)
+    return fire(rc, "POST_COMPILE", opts=Options())
+
+
+def main(argv: list[str]) -> int:
+    ns = parse_args(argv)
+    say: list[str] = []
+    try:
+        admin = key_line = None
+        if ns.pubkey:
+            admin, key_line = check_pubkey(Path(ns.pubkey))
+        if shutil.which("git") is None:
+            raise SetupError("git is not on PATH")
+        say.extend(ensure_rc())
+        rc = load_rc()  # RcError (file:line) is reported by cli.py, before anything else changes
+        rc.apply_process_settings()
+        if ns.hooks_only:
+            n = relink_all_hooks(rc)
+            print(f"hooks re-linked in {n} repo{'s' if n != 1 else ''}")
+            return 0
+        done, written = prepare_admin_base(rc, admin, key_line)
+        say.extend(done)
+        say.extend(commit_admin_repo(rc, ns.message, written))
+        n = relink_all_hooks(rc)
+        say.append(f"hooks checked in {n} repo{'s' if n != 1 else ''}")
+    except SetupError as e:
+        for line in say:
+            print(line)
+        print(f"FATAL: {e}", file=sys.stderr)
+        return 1
+    for line in say:
+        print(line)
+    return compile_and_fire(rc)

@@ -1,0 +1,43 @@
+"""``post-compile/update-git-daemon-access-list``: ``git-daemon-export-ok`` follows the rules.
+
+git-daemon serves a repo only when ``<repo>.git/git-daemon-export-ok`` exists. The file
+is created (empty) in every repo the user ``daemon`` can read, and removed from every
+other repo, so ``repo @all / R = daemon`` exports everything and ``deny-rules``
+carve exceptions, as in gitolite. Under POST_CREATE only the new repo is looked at.
+One bulk ``readable()`` query and one stat per repo: no process per repo.
+"""
+
+from __future__ import annotations
+
+import os
+
+from gitolite_triggers.postcompile.common import parse_call, warn
+
+PROG = "update-git-daemon-access-list"
+DAEMON_USER = "daemon"
+EXPORT_OK = "git-daemon-export-ok"
+
+
+def main(argv: list[str]) -> int:
+    from gitolite_triggers.conf.query import physical_repos, readable
+    from gitolite_triggers.rc import load_rc
+    from gitolite_triggers.repos import repo_path
+
+    call = parse_call(argv)
+    rc = load_rc()
+    repos = [call.only_repo] if call.only_repo else physical_repos(rc)
+    allowed = readable(rc, DAEMON_USER, repos)
+    failed = 0
+    for repo in repos:
+        path = repo_path(rc, repo)
+        flag = path / EXPORT_OK
+        try:
+            if repo in allowed:
+                if not flag.exists() and path.is_dir():
+                    os.close(os.open(flag, os.O_WRONLY | os.O_CREAT, 0o644))
+            elif flag.exists():
+                flag.unlink()
+        except OSError as e:
+            failed += 1
+            warn(PROG, f"{flag}: {e.strerror}")
+    return 1 if failed else 0

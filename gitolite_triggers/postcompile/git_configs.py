@@ -1,0 +1,75 @@
+"""``post-compile/update-git-configs``: put each repo's ``config`` lines into its git config.
+
+For every physical repo (only the new repo under POST_CREATE), the rules' ``config
+key = value`` lines (``configs_for``, which includes gitweb.description/owner from
+``desc``/``owner`` lines) are compared with the repo's ``config`` file, read in Python;
+``git config --file`` runs only for the keys that differ. A non-empty value is set;
+an empty value unsets the key if it is there. As in gitolite, a line merely deleted
+from the conf leaves the key in place: only an explicit ``""`` removes it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from gitolite_triggers.postcompile import gitconfig_file
+from gitolite_triggers.postcompile.common import parse_call, warn
+
+PROG = "update-git-configs"
+
+
+def changes(wanted: dict[str, str], current: dict[str, str]) -> list[list[str]]:
+    """The ``git config`` argument lists that turn ``current`` into ``wanted``."""
+    todo: list[list[str]] = []
+    for key, value in wanted.items():
+        have = current.get(gitconfig_file.normalize(key))
+        if value == "":
+            if have is not None:
+                todo.append(["--unset-all", key])
+        elif have != value:
+            todo.append([key, value])
+    return todo
+
+
+def update_repo(path: Path, wanted: dict[str, str]) -> int:
+    """Apply one repo's configs; return the number of failed ``git config`` runs."""
+    if not wanted:
+        return 0
+    config = path / "config"
+    failed = 0
+    for args in changes(wanted, gitconfig_file.read(config)):
+        proc = subprocess.run(  # noqa: S603
+            ["git", "config", "--file", str(config), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+        if proc.returncode != 0:
+            failed += 1
+            warn(
+                PROG,
+                f"{path.name}: git config {args[0]} failed: {proc.stderr.strip() or f'exit {proc.returncode}'}",
+            )
+    return failed
+
+
+def main(argv: list[str]) -> int:
+    from gitolite_triggers.conf.query import configs_for, physical_repos
+    from gitolite_triggers.rc import load_rc
+    from gitolite_triggers.repos import repo_path
+
+    call = parse_call(argv)
+    rc = load_rc()
+    repos = [call.only_repo] if call.only_repo else physical_repos(rc)
+    failed = 0
+    for repo in repos:
+        path = repo_path(rc, repo)
+        if path.is_dir():
+            failed += update_repo(path, configs_for(rc, repo))
+    if failed:
+        print(f"FATAL: {PROG}: {failed} git config change(s) failed (see above)", file=sys.stderr)
+        return 1
+    return 0
