@@ -314,7 +314,7 @@ class StandIn:
     # ----- lifecycle -----
     def start(self) -> StandIn:
         self._thread = threading.Thread(
-            target=self.httpd.serve_forever, name="buildkite-standin", daemon=True
+            target=self.httpd.serve_forever, args=(0.05,), name="buildkite-standin", daemon=True
         )
         self._thread.start()
         return self

@@ -71,11 +71,22 @@ def _updates(rc: Rc, argv: list[str]) -> tuple[str | None, str | None, list[Upda
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Never fails the push (it has already happened): problems are warned and logged."""
     args = list(sys.argv[1:] if argv is None else argv)
     if "POST_GIT" in args:
         rest = args[args.index("POST_GIT") + 1 :]
         if len(rest) < 5 or rest[4] != "git-receive-pack":
             return 0  # a fetch: nothing to build, and nothing loaded
+    try:
+        return _main(args)
+    except Exception as e:  # noqa: BLE001 - a message for the pusher and the log, not a traceback
+        msg = f"buildkite: could not queue builds: {type(e).__name__}: {e}"
+        print(f"WARNING: {msg}", file=sys.stderr)
+        glog.log(None, "buildkite", "error", msg)
+        return 0
+
+
+def _main(args: list[str]) -> int:
     rc = load_rc()
     found = _updates(rc, args)
     if found is None:

@@ -106,3 +106,75 @@ class StandInProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+# ---------------------------------------------------------------- helpers for the buildkite tests
+
+
+def wait_until(cond: object, timeout: float = 15.0, interval: float = 0.02) -> object:
+    """Poll ``cond()`` until it returns something truthy; fail with a clear message."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()  # type: ignore[operator]
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {cond!r}")
+        time.sleep(interval)
+
+
+def bk_rc(api_url: str, pipelines: str | None = None, extra: str = "") -> str:
+    """A main rc with a buildkite section pointing at ``api_url`` and test-sized timings."""
+    pipelines = pipelines or (
+        f'    - repos: "foo|apps/.*"\n      org: {ORG}\n      pipeline: {PIPELINE}\n      branches: ["main", "release/*"]\n'
+    )
+    return (
+        "buildkite:\n"
+        f"  api_url: {api_url}\n"
+        "  connect_timeout: 1\n"
+        "  read_timeout: 1\n"
+        "  poll_interval: 0.05\n"
+        "  max_rate_limit_wait: 5\n"
+        "  retry: {initial_delay: 0.05, max_delay: 0.2, give_up_after: 60}\n"
+        f"{extra}"
+        "  pipelines:\n"
+        f"{pipelines}"
+    )
+
+
+class WorkTree:
+    """A client work tree that pushes straight to a bare repo on disk (a local push).
+
+    The push runs the repo's real hooks (our central stubs). With no ssh wrapper there
+    is no GL_USER, so it is an admin's bypass push (GL_BYPASS_ACCESS_CHECKS=1).
+    """
+
+    def __init__(self, path: Path, env: dict[str, str]) -> None:
+        self.path = path
+        self.env = {**env, "GL_BYPASS_ACCESS_CHECKS": "1"}
+        path.mkdir(parents=True, exist_ok=True)
+        self.git("init", "-q", "-b", "main")
+
+    def git(
+        self, *args: str, env: dict[str, str] | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", "-C", str(self.path), *args],
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            check=check,
+        )
+
+    def commit(self, message: str, author: str = "Ann Author <ann@example.com>") -> str:
+        name, _, email = author.partition(" <")
+        env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email.rstrip(">")}
+        self.git("commit", "-q", "--allow-empty", "-m", message, env=env)
+        return self.git("rev-parse", "HEAD").stdout.strip()
+
+    def push(
+        self, remote: Path | str, *refspecs: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return self.git("push", "-q", str(remote), *refspecs, env=env, check=False)
