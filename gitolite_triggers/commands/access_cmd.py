@@ -1,0 +1,92 @@
+"""``gitolite-triggers access [-q] REPO USER [PERM [REF]]`` and ``access --batch``.
+
+The single form is ``gitolite access``: PERM defaults to ``+`` and is one of
+R W + C D M ^C; REF defaults to ``any`` and gets ``refs/heads/`` unless it starts with
+``refs/``; C/D/M are downgraded to W/+/W where the repo's rules do not use them. It prints
+the result and exits 0 (allowed) or 1 (denied); bad input is ``FATAL: ...`` on stderr,
+exit 2 (gitolite dies with an unspecified status).
+
+``--batch`` reads ``REPO USER [PERM [REF]]`` lines from stdin and writes, per line and in
+order, ``0`` or ``1`` (the single form's exit), a tab and the result; a malformed line
+gets ``2``, a tab and the error. Output is flushed per line, so a caller can use it as a
+co-process.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from gitolite_triggers.conf.errors import AccessError
+from gitolite_triggers.conf.patterns import REF_OR_FILENAME_PATT
+from gitolite_triggers.rc import load_rc
+
+USAGE = "usage: gitolite-triggers access [-q] REPO USER [PERM [REF]]\n       gitolite-triggers access --batch  (stdin: REPO USER PERM REF per line)"
+PERMS = ("R", "W", "+", "C", "D", "M", "^C")
+
+
+def check_one(ch, repo: str, user: str, perm: str = "", ref: str = "") -> str:  # noqa: ANN001
+    """One query with ``gitolite access``'s defaults and downgrades; AccessError on bad input."""
+    perm = perm or "+"
+    ref = ref or "any"
+    if ref != "any" and not ref.startswith(("refs/", "VREF/")):
+        ref = "refs/heads/" + ref
+    if perm not in PERMS:
+        raise AccessError(f"invalid perm '{perm}' (one of {' '.join(PERMS)})")
+    if not REF_OR_FILENAME_PATT.match(ref):
+        raise AccessError(f"invalid ref name '{ref}'")
+    return ch.access(repo, user, ch.adjust_perm(repo, perm), ref)
+
+
+def main(argv: list[str]) -> int:
+    args = list(argv)
+    quiet = batch = False
+    while args and args[0].startswith("-") and len(args[0]) > 1:
+        opt = args.pop(0)
+        if opt == "-q":
+            quiet = True
+        elif opt == "--batch":
+            batch = True
+        elif opt in ("-h", "--help"):
+            print(USAGE)
+            return 0
+        elif opt == "--":
+            break
+        else:
+            print(f"FATAL: unknown option '{opt}'\n{USAGE}", file=sys.stderr)
+            return 2
+    rc = load_rc()
+    from gitolite_triggers.conf.query import _checker
+
+    if batch:
+        if args or quiet:
+            print("FATAL: --batch takes no arguments and no -q\n" + USAGE, file=sys.stderr)
+            return 2
+        return _batch(rc, _checker)
+    if not 2 <= len(args) <= 4:
+        print(USAGE, file=sys.stderr)
+        return 2
+    try:
+        result = check_one(_checker(rc), *args)
+    except AccessError as e:
+        print(f"FATAL: {e}", file=sys.stderr)
+        return 2
+    if not quiet:
+        print(result)
+    return 1 if "DENIED" in result else 0
+
+
+def _batch(rc, make_checker) -> int:  # noqa: ANN001
+    out = sys.stdout
+    for line in sys.stdin:
+        words = line.split()
+        if not 2 <= len(words) <= 4:
+            out.write(f"2\texpected 'REPO USER PERM REF', got {len(words)} field(s)\n")
+        else:
+            try:
+                result = check_one(make_checker(rc), *words)
+            except AccessError as e:
+                out.write(f"2\t{e}\n")
+            else:
+                out.write(f"{1 if 'DENIED' in result else 0}\t{result}\n")
+        out.flush()
+    return 0

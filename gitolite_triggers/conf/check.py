@@ -1,0 +1,296 @@
+"""gitolite's access() and git_config() over one compiled snapshot.
+
+This is gitolite's Load.pm behaviour (see docs/conf.md), re-done over our store:
+
+- repo memberships: the repo itself and ``@all``; pattern keys matching the repo or its
+  generic name (the creator's name replaced by ``CREATOR``), anchored as gitolite does
+  (``/^KEY$/``); the ``@groups`` containing the repo or its generic name, directly or
+  through a regex member; names listed in the repo's ``gl-repo-groups``;
+- a plain repo name's own rules count only while that repo exists (gitolite keeps them
+  in the repo's ``gl-conf``, which it reads only for an existing repo);
+- user memberships: the user, ``@all``, the user's groups, and for an existing repo the
+  roles its ``gl-perms`` gives (plus ``@CREATOR`` for the creator);
+- rules: all of those (repo x user) rule lists, in global sequence order; first match wins.
+
+Filesystem state (existence, hooks, gl-creator, gl-perms) is read on every call, never
+cached: a wild repo may be created between two checks of one batch.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from gitolite_triggers.conf.errors import AccessError
+from gitolite_triggers.conf.patterns import (
+    REF_OR_FILENAME_PATT,
+    REPONAME_PATT,
+    REPOPATT_PATT,
+    SAFE_REF_CHARS,
+    USERNAME_PATT,
+)
+from gitolite_triggers.conf.store import Snapshot
+
+_rx_cache: dict[str, re.Pattern[str]] = {}
+
+
+def rx(pattern: str) -> re.Pattern[str]:
+    """A compiled regex, cached for the process (patterns and refexes repeat a lot)."""
+    r = _rx_cache.get(pattern)
+    if r is None:
+        if len(_rx_cache) > 20000:
+            _rx_cache.clear()
+        r = _rx_cache[pattern] = re.compile(pattern)
+    return r
+
+
+def _anchored(key: str) -> re.Pattern[str]:
+    # gitolite interpolates the key into /^$key$/: a top-level alternation is not grouped
+    return rx("^" + key + "$")
+
+
+def perl_true(v: str | None) -> bool:
+    return bool(v) and v != "0"
+
+
+def sanity(repo: str) -> None:
+    """gitolite's sanity(): the repo name (or pattern) a check may be asked about."""
+    if not repo or not REPOPATT_PATT.match(repo):
+        raise AccessError(f"invalid repo '{repo}'")
+    if repo.endswith("/"):
+        raise AccessError(f"'{repo}' ends with a '/'")
+    plain = REPONAME_PATT.match(repo) is not None
+    if plain and ".." in repo:
+        raise AccessError(f"'{repo}' contains '..'")
+    if plain and ".git/" in repo:
+        raise AccessError(f"'{repo}' contains '.git/'")
+    if repo.endswith(".git"):
+        raise AccessError(f"'{repo}' ends with '.git'")
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            return f.read()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+class Checker:
+    """Access checks against one snapshot; cheap to create, caches only snapshot data."""
+
+    def __init__(
+        self, snap: Snapshot, repo_base: str, admin_base: str, roles: list[str] | None
+    ) -> None:
+        self.snap = snap
+        self.repo_base = repo_base
+        self.hook_target = os.path.join(admin_base, "hooks", "common", "update")
+        self.roles = set(roles if roles is not None else ("READERS", "WRITERS"))
+        self.patterns: list[str] = snap.header.get("patterns", [])
+        self.group_patterns: list[str] = snap.header.get("group_patterns", [])
+        self._groups: dict[str, list[str]] = {}
+        self._payload: dict[str, Any] = {}
+
+    # -- filesystem state ------------------------------------------------------------
+    def path(self, repo: str) -> str:
+        return f"{self.repo_base}/{repo}.git"
+
+    def missing(self, repo: str) -> bool:
+        sanity(repo)
+        return not os.path.isdir(self.path(repo))
+
+    def creator(self, repo: str) -> str:
+        """gl-creator of an existing repo; ``$GL_USER`` for one not yet created (as gitolite)."""
+        if self.missing(repo):
+            return os.environ.get("GL_USER", "")
+        text = _read(self.path(repo) + "/gl-creator")
+        return "" if text is None else text.removesuffix("\n")
+
+    def hook_present(self, repo: str) -> bool:
+        p = self.path(repo)
+        if not os.path.isdir(p):
+            return True
+        try:
+            return os.readlink(p + "/hooks/update") == self.hook_target
+        except OSError:
+            return False
+
+    # -- snapshot data ---------------------------------------------------------------
+    def groups_of(self, name: str) -> list[str]:
+        g = self._groups.get(name)
+        if g is None:
+            g = self._groups[name] = self.snap.get("G" + name) or []
+        return g
+
+    def payload(self, key: str) -> Any:
+        if key in self._payload:
+            return self._payload[key]
+        v = self._payload[key] = self.snap.get("R" + key)
+        return v
+
+    # -- memberships -----------------------------------------------------------------
+    def generic_name(self, repo: str) -> str:
+        creator = self.creator(repo)
+        if not creator:
+            return ""
+        try:
+            base2 = re.sub(r"\b" + creator + r"\b", "CREATOR", repo, count=1, flags=re.ASCII)
+        except re.error:
+            return ""
+        return "" if base2 == repo else base2
+
+    def repo_memberships(self, repo: str) -> list[str]:
+        """Repo keys whose rules and configs apply to ``repo``."""
+        exists = os.path.isdir(self.path(repo))
+        base2 = self.generic_name(repo)
+        out: dict[str, None] = {"@all": None}
+        if repo.startswith("@") or not REPONAME_PATT.match(repo) or exists:
+            out[repo] = None
+        if base2.startswith("@"):
+            out[base2] = None
+        for p in self.patterns:
+            r = _anchored(p)
+            if repo == p or r.search(repo) or base2 and (base2 == p or r.search(base2)):
+                out[p] = None
+        if exists:
+            text = _read(self.path(repo) + "/gl-repo-groups")
+            if text:
+                for w in text.split():
+                    if not re.search(r"[^\w@-]", w, re.ASCII):
+                        out["@" + w.removeprefix("@")] = None
+        for g in self.groups_of(repo):
+            out[g] = None
+        if base2:
+            for g in self.groups_of(base2):
+                out[g] = None
+        for gp in self.group_patterns:
+            r = _anchored(gp)
+            if r.search(repo) or base2 and r.search(base2):
+                for g in self.groups_of(gp):
+                    out[g] = None
+        return list(out)
+
+    def user_memberships(self, user: str, repo: str) -> list[str]:
+        ums: dict[str, None] = {user: None, "@all": None}
+        for g in self.groups_of(user):
+            ums[g] = None
+        if repo and not self.missing(repo):
+            for r in self.user_roles(user, repo, ums):
+                ums[r] = None
+        return list(ums)
+
+    def user_roles(self, user: str, repo: str, eg: dict[str, None]) -> list[str]:
+        """Roles from the repo's gl-perms (``READERS u1 @g``) and ``CREATOR``, as ``@ROLE``."""
+        text = _read(self.path(repo) + "/gl-perms")
+        lines = text.split("\n") if text else []
+        if lines and lines[-1] == "":
+            lines.pop()
+        lines.append("CREATOR = " + self.creator(repo))
+        ret: dict[str, None] = {}
+        for line in lines:
+            line = line.lstrip(" \t\n\r\f\v").rstrip(" ").replace("=", " ", 1)
+            line = re.sub(r"[ \t\n\r\f\v]+", " ", line).removeprefix("@")
+            if line.startswith("#") or not line.strip():
+                continue
+            role, *members = line.split()
+            if role != "CREATOR" and role not in self.roles:
+                continue
+            for m in members:
+                if USERNAME_PATT.match(m) and (m == user or m in eg):
+                    ret["@" + role] = None
+        return list(ret)
+
+    def rules(self, repo: str, user: str) -> list[tuple[int, str, str]]:
+        rules: list[tuple[int, str, str]] = []
+        ums = self.user_memberships(user, repo)
+        for r in self.repo_memberships(repo):
+            pl = self.payload(r)
+            if pl is None:
+                continue
+            by_user = pl[0]
+            for u in ums:
+                lst = by_user.get(u)
+                if lst:
+                    rules.extend(lst)
+        rules.sort(key=lambda t: t[0])
+        return rules
+
+    # -- configs and options ---------------------------------------------------------
+    def git_config(self, repo: str, want: Any, empty_ok: bool) -> dict[str, str]:
+        """gitolite's git_config(): configs of the repo's memberships, later lines win."""
+        items: list[tuple[int, str, str]] = []
+        for r in self.repo_memberships(repo):
+            pl = self.payload(r)
+            if pl is not None and pl[1]:
+                items.extend(pl[1])
+        items.sort(key=lambda t: t[0])
+        ret: dict[str, str] = {}
+        for _, k, v in items:
+            if want(k):
+                ret[k] = v
+        if not empty_ok:
+            ret = {k: v for k, v in ret.items() if perl_true(v)}
+        if ret:
+            creator = self.creator(repo)
+            for k, v in ret.items():
+                if "%GL_" in v:
+                    v = v.replace("%GL_REPO", repo)
+                    if creator:
+                        v = v.replace("%GL_CREATOR", creator)
+                    ret[k] = v
+        return ret
+
+    def option(self, repo: str, name: str) -> str:
+        key = "gitolite-options." + name
+        return self.git_config(repo, key.__eq__, False).get(key, "")
+
+    # -- the check -------------------------------------------------------------------
+    def access(self, repo: str, user: str, aa: str, ref: str) -> str:
+        """gitolite's access(): the matching refex if allowed, else a ``... DENIED by ...`` line."""
+        if not user or not USERNAME_PATT.match(user):
+            raise AccessError(f"invalid user '{user}'")
+        sanity(repo)
+        if not self.hook_present(repo):
+            return f"{aa} any {repo} {user} DENIED by fallthru"
+        rules = self.rules(repo, user)
+        deny_rules = perl_true(self.option(repo, "deny-rules"))
+        if not (ref.startswith("VREF/NAME/") or REF_OR_FILENAME_PATT.match(ref)):
+            raise AccessError(f"invalid characters in ref or filename: '{ref}'")
+        safe_ref = SAFE_REF_CHARS.sub(".", ref)
+        if (
+            aa != "^C"
+            and not repo.startswith("@")
+            and REPONAME_PATT.match(repo)
+            and self.missing(repo)
+        ):
+            iret = self.access(repo, user, "^C", ref).replace("^C", aa, 1)
+            if "DENIED" in iret:
+                return iret
+        if aa == "^C" and not self.missing(repo):
+            return f"{aa} {safe_ref} {repo} {user} DENIED by existence"
+        aaq = aa.replace("+", "\\+", 1)
+        if aaq == "C":
+            aaq = "RW.*C"
+        aaq = aaq.replace("M", ".*M", 1)
+        for _, perm, refex in rules:
+            refex = refex.replace("/USER/", f"/{user}/", 1)
+            if perm == "-" and ref == "any" and not deny_rules:
+                continue
+            if ref != "any" and not rx("^" + refex).search(ref):
+                continue
+            if perm == "-":
+                return f"{aa} {safe_ref} {repo} {user} DENIED by {refex}"
+            if rx(aaq).search(perm):
+                return refex
+        return f"{aa} {safe_ref} {repo} {user} DENIED by fallthru"
+
+    def adjust_perm(self, repo: str, aa: str) -> str:
+        """``gitolite access``'s downgrade: C/D/M count only where the repo's rules use them."""
+        if aa == "C" and not perl_true(self.option(repo, "CREATE_IS_C")):
+            return "W"
+        if aa == "D" and not perl_true(self.option(repo, "DELETE_IS_D")):
+            return "+"
+        if aa == "M" and not perl_true(self.option(repo, "MERGE_CHECK")):
+            return "W"
+        return aa

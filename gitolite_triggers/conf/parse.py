@@ -1,0 +1,375 @@
+"""gitolite.conf -> groups, rules and configs, the way gitolite's compile reads it.
+
+One pass over the exploded lines does what gitolite does in three (explode, sugar, parse):
+
+- every physical line is cleaned up like gitolite's ``cleanup_conf_line`` (comments cut,
+  a ``#`` inside simple double quotes kept, spaces put around the first ``=``, whitespace
+  squeezed), blank lines dropped;
+- ``include "glob"`` is expanded in place (relative to ``conf/``, sorted like Perl's glob,
+  each file once);
+- the built-in sugar: ``RW..C``/``..D``/``..M`` rules add ``option CREATE_IS_C``/
+  ``DELETE_IS_D``/``MERGE_CHECK = 1`` once per repo block, ``option X = Y`` is
+  ``config gitolite-options.X = Y``, ``desc``/``owner``/``category`` are gitweb configs,
+  ``CREATOR`` and role names in user lists become ``@CREATOR``/``@ROLE``, and
+  ``= begin testconf`` / ``= begin template-data`` ... ``= end`` blocks are skipped;
+- then each line is a group definition, a ``repo`` line, a rule or a ``config`` line.
+
+Every rule expansion (ref x user) and every config line takes the next global sequence
+number; access checks order rules by it. Anything else is an error naming file and line
+(gitolite only warns "syntax error, ignoring" and drops the line). VREFs and subconf are
+refused as not supported.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitolite_triggers.conf.errors import ConfError
+from gitolite_triggers.conf.patterns import REPONAME_PATT, REPOPATT_PATT, UNSAFE_PATT, USERNAME_PATT
+
+Rule = tuple[int, str, str]  # (seq, perm, refex)
+Config = tuple[int, str, str]  # (seq, key, value)
+
+_COMMENT = re.compile(r'^((".*?"|[^#"])*)#.*')
+_WS = re.compile(r"[ \t\n\r\f\v]+")
+_INCLUDE = re.compile(r"^(include|subconf) (?:(\S+) )?(\S.+)$")
+_GROUP = re.compile(r"^(@\S+) = (.*)")
+_REPO = re.compile(r"^repo (.*)")
+_RULE = re.compile(r"^(-|C|R|RW\+?(?:C?D?|D?C?)M?) (.* )?= (.+)")
+_CONFIG = re.compile(r"^config (.+) = ?(.*)")
+_OPTION = re.compile(r"^option (\S+) = (\S.*)")
+_GITWEB = re.compile(r"^(desc|owner|category) = (\S.*)")
+_NAME_VREF = re.compile(r"^(-|R\S+) \S.* = \S.*")
+_SKIP_BEGIN = re.compile(r"^= *begin (testconf|template-data)$")
+_SKIP_END = re.compile(r"^= *end$")
+_QUOTED = re.compile(r"^['\"](.*)[\"']$", re.S)
+_GITWEB_KEYS = {
+    "desc": "gitweb.description",
+    "owner": "gitweb.owner",
+    "category": "gitweb.category",
+}
+_MAX_ERRORS = 50
+
+
+def cleanup(line: str) -> str:
+    """gitolite's cleanup_conf_line: cut the comment, space the first '=', squeeze whitespace."""
+    if "#" in line:
+        line = _COMMENT.sub(r"\1", line, count=1)
+    line = line.replace("=", " = ", 1)
+    return _WS.sub(" ", line).strip(" ")
+
+
+@dataclass
+class Parsed:
+    """What a conf compiles to (gitolite's %repos, %configs, %groups), plus diagnostics."""
+
+    repos: dict[str, dict[str, list[Rule]]] = field(default_factory=dict)
+    configs: dict[str, list[Config]] = field(default_factory=dict)
+    groups: dict[str, dict[str, None]] = field(default_factory=dict)  # ordered sets
+    where: dict[str, tuple[str, int]] = field(default_factory=dict)  # repo key -> first mention
+    rule_info: list[tuple[int, str, int]] = field(default_factory=list)  # seq, file, line
+    warnings: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    nlines: int = 0
+    seq: int = 0
+
+
+def _glob_sorted(pattern: str) -> list[str]:
+    """Perl's glob(): braces expanded, sorted case-insensitively, a non-magic word returned as is."""
+    out: list[str] = []
+    for word in pattern.split(" "):
+        for one in _braces(word):
+            if not glob.has_magic(one):
+                out.append(one)
+                continue
+            out.extend(sorted(glob.glob(one), key=lambda s: (s.lower(), s)))
+    return out
+
+
+def _braces(word: str) -> list[str]:
+    m = re.search(r"\{([^{}]*)\}", word)
+    if not m:
+        return [word]
+    head, tail = word[: m.start()], word[m.end() :]
+    return [x for alt in m.group(1).split(",") for x in _braces(head + alt + tail)]
+
+
+class _Reader:
+    """Reads gitolite.conf and its includes into (file, line, cleaned text) triples."""
+
+    def __init__(self, conf_dir: Path, parsed: Parsed, errors: list[tuple[str, int, str]]) -> None:
+        self.conf_dir = conf_dir
+        self.parsed = parsed
+        self.errors = errors
+        self.seen: set[tuple[int, int]] = set()
+
+    def show(self, name: str) -> str:
+        return name if os.path.isabs(name) else f"conf/{name}"
+
+    def lines(self, name: str) -> Iterator[tuple[str, int, str]]:
+        path = Path(name) if os.path.isabs(name) else self.conf_dir / name
+        shown = self.show(name)
+        try:
+            st = path.stat()
+            data = path.read_bytes()
+        except OSError as e:
+            self.errors.append((shown, 0, f"cannot read: {e.strerror or e}"))
+            return
+        self.seen.add((st.st_dev, st.st_ino))
+        self.parsed.files.append(shown)
+        text = data.decode("utf-8", errors="surrogateescape")
+        for lineno, raw in enumerate(text.split("\n"), 1):
+            line = cleanup(raw)
+            if not line:
+                continue
+            self.parsed.nlines += 1
+            m = _INCLUDE.match(line)
+            if m is None:
+                yield shown, lineno, line
+                continue
+            if m.group(1) == "subconf":
+                self.errors.append(
+                    (
+                        shown,
+                        lineno,
+                        "'subconf' is not supported (delegation via subconf is not implemented)",
+                    )
+                )
+                continue
+            q = re.match(r"^\"(.+)\"$", m.group(3)) or re.match(r"^'(.+)'$", m.group(3))
+            if q is None:
+                self.errors.append(
+                    (
+                        shown,
+                        lineno,
+                        f"invalid include file/glob '{m.group(3)}' (quote it: include \"file.conf\")",
+                    )
+                )
+                continue
+            yield from self.include(q.group(1), shown, lineno)
+
+    def include(self, pattern: str, shown: str, lineno: int) -> Iterator[tuple[str, int, str]]:
+        base = pattern if os.path.isabs(pattern) else str(self.conf_dir / pattern)
+        for found in _glob_sorted(base):
+            rel = os.path.relpath(found, self.conf_dir) if not os.path.isabs(pattern) else found
+            if not os.path.isfile(found):
+                self.parsed.warnings.append(f"{shown}:{lineno}: included file not found: '{rel}'")
+                continue
+            if not re.search(r"([^/]+).conf$", found):
+                self.errors.append(
+                    (shown, lineno, f"invalid include filename '{rel}' (must end in .conf)")
+                )
+                continue
+            st = os.stat(found)
+            if (st.st_dev, st.st_ino) in self.seen:
+                self.parsed.warnings.append(f"{shown}:{lineno}: {rel} already included")
+                continue
+            yield from self.lines(rel)
+
+
+class _Parser:
+    def __init__(self, parsed: Parsed, roles: set[str], config_keys: list[str]) -> None:
+        self.p = parsed
+        self.roles = roles
+        self.key_res = config_keys
+        self.repolist: list[str] = []
+        self.seen_cdm: set[str] = set()
+
+    def warn(self, f: str, n: int, msg: str) -> None:
+        self.p.warnings.append(f"{f}:{n}: {msg}")
+
+    def expand(self, items: list[str]) -> list[str]:
+        """Nested @groups (not @all) are replaced by their members, which must be defined."""
+        out: list[str] = []
+        for item in items:
+            if item.startswith("@") and item != "@all":
+                members = self.p.groups.get(item)
+                if members is None:
+                    raise _LineError(f"undefined group '{item}'")
+                out.extend(sorted(members))
+            else:
+                out.append(item)
+        return out
+
+    def line(self, f: str, n: int, line: str) -> None:
+        m = _RULE.match(line)
+        if m is not None:
+            self.rule(f, n, line, m)
+            return
+        if line.startswith("repo "):
+            self.seen_cdm.clear()
+        m = _OPTION.match(line)
+        if m is not None:
+            self.config(f, n, f"gitolite-options.{m.group(1)}", m.group(2), sugar=True)
+            return
+        m = _GITWEB.match(line)
+        if m is not None:
+            self.config(f, n, _GITWEB_KEYS[m.group(1)], m.group(2), sugar=True)
+            return
+        m = _GROUP.match(line)
+        if m is not None:
+            self.group(m.group(1), m.group(2).split())
+            return
+        m = _REPO.match(line)
+        if m is not None:
+            self.repo_line(f, n, m.group(1).split())
+            return
+        m = _CONFIG.match(line)
+        if m is not None:
+            self.config(f, n, m.group(1), m.group(2), sugar=False)
+            return
+        if line.startswith(("option ", "desc ", "owner ", "category ")):
+            raise _LineError(f"syntax error: '{line}' (an option/desc/owner line needs '= value')")
+        raise _LineError(f"syntax error: '{line}'")
+
+    def group(self, lhs: str, rhs: list[str]) -> None:
+        if not REPONAME_PATT.match(lhs):
+            raise _LineError(f"bad group '{lhs}'")
+        for item in rhs:
+            if not REPOPATT_PATT.match(item):
+                raise _LineError(f"bad expansion '{item}'")
+        members = self.p.groups.setdefault(lhs, {})
+        for item in self.expand(rhs):
+            members.setdefault(item, None)
+
+    def repo_line(self, f: str, n: int, items: list[str]) -> None:
+        self.repolist = []
+        for item in items:
+            if item.endswith(".git"):
+                self.warn(f, n, f"explicit '.git' extension ignored for {item}")
+                item = item[:-4]
+            if not REPOPATT_PATT.match(item):
+                raise _LineError(f"bad reponame '{item}'")
+            if not REPONAME_PATT.match(item):
+                _check_regex("^" + item + "$", f"bad repo pattern '{item}'")
+            self.repolist.append(item)
+            self.p.where.setdefault(item, (f, n))
+
+    def rule(self, f: str, n: int, line: str, m: re.Match[str]) -> None:
+        perm = m.group(1)
+        # rw_cdm sugar: the first D / RW..C / M rule of a repo block switches the option on
+        cdm = []
+        if "D" in perm and "D" not in self.seen_cdm:
+            self.seen_cdm.add("D")
+            cdm.append("DELETE_IS_D")
+        if re.search(r"RW.*C", perm) and "C" not in self.seen_cdm:
+            self.seen_cdm.add("C")
+            cdm.append("CREATE_IS_C")
+        if "M" in perm and "M" not in self.seen_cdm:
+            self.seen_cdm.add("M")
+            cdm.append("MERGE_CHECK")
+        if _NAME_VREF.match(line) and " NAME/" in line:
+            raise _LineError("VREF rules (NAME/...) are not supported")
+        raw_refs = (m.group(2) or "").split()
+        users = []
+        for u in m.group(3).split():
+            users.append("@" + u if u == "CREATOR" or u in self.roles else u)
+        refs = self.expand(raw_refs) or ["refs/.*"]
+        refs = [r if r.startswith(("refs/", "VREF/")) else "refs/heads/" + r for r in refs]
+        for r in refs:
+            if r.startswith("VREF/"):
+                raise _LineError(f"VREF rules ('{r}') are not supported")
+        for u in users:
+            if not USERNAME_PATT.match(u):
+                raise _LineError(f"bad username '{u}'")
+        for r in refs:
+            if not REPOPATT_PATT.match(r):
+                raise _LineError(f"bad ref '{r}'")
+            _check_regex(r, f"bad refex '{r}'")
+        if perm == "R" and any(r != "refs/.*" for r in refs):
+            self.warn(f, n, f"doesn't make sense to supply a ref ('{refs[0]}') for 'R' rule")
+        repos = self.p.repos
+        for r in refs:
+            for u in users:
+                if u.startswith("@") and u not in self.p.groups and not self.special(u):
+                    self.warn(f, n, f"possible undeclared group '{u}'")
+                self.p.seq += 1
+                seq = self.p.seq
+                self.p.rule_info.append((seq, f, n))
+                rule = (seq, perm, r)
+                for repo in self.repolist:
+                    repos.setdefault(repo, {}).setdefault(u, []).append(rule)
+        for opt in cdm:
+            self.config(f, n, f"gitolite-options.{opt}", "1", sugar=True)
+
+    def special(self, g: str) -> bool:
+        g = g[1:]
+        return g in ("all", "CREATOR") or g in self.roles
+
+    def config(self, f: str, n: int, key: str, value: str, sugar: bool) -> None:
+        value = _QUOTED.sub(r"\1", value, count=1)
+        if not sugar and not key.startswith("gitolite-options."):
+            if not any(rx.match(key) for rx in self.key_res):
+                raise _LineError(
+                    f"git config '{key}' not allowed (check GIT_CONFIG_KEYS in the rc)"
+                )
+        if UNSAFE_PATT.search(value):
+            raise _LineError(f"bad config value '{value}'")
+        self.p.seq += 1
+        item = (self.p.seq, key, value)
+        for repo in self.repolist:
+            self.p.configs.setdefault(repo, []).append(item)
+
+
+class _LineError(Exception):
+    """An error in the current line; the parser adds file and line."""
+
+
+def _check_regex(rx: str, msg: str) -> None:
+    try:
+        re.compile(rx)
+    except re.error as e:
+        raise _LineError(f"{msg}: {e}") from None
+
+
+def config_key_patterns(spec: str | None, where: tuple[str, int]) -> list[re.Pattern[str]]:
+    """GIT_CONFIG_KEYS: space-separated regexes, each anchored and case-insensitive."""
+    out = []
+    for word in (spec or "").split():
+        try:
+            out.append(re.compile(f"^(?:{word})$", re.I))
+        except re.error as e:
+            raise ConfError(
+                [(where[0], where[1], f"GIT_CONFIG_KEYS entry '{word}' is not a valid regex: {e}")]
+            ) from None
+    return out
+
+
+def parse_conf(
+    conf_dir: Path,
+    roles: list[str] | None = None,
+    config_keys: str | None = None,
+    main: str = "gitolite.conf",
+) -> Parsed:
+    """Parse ``conf_dir/main`` (and its includes); raise ConfError listing every error found."""
+    parsed = Parsed()
+    errors: list[tuple[str, int, str]] = []
+    reader = _Reader(conf_dir, parsed, errors)
+    parser = _Parser(
+        parsed,
+        set(roles if roles is not None else ("READERS", "WRITERS")),
+        config_key_patterns(config_keys, ("rc", 0)),
+    )
+    skipping = False
+    for f, n, line in reader.lines(main):
+        if skipping:
+            if _SKIP_END.match(line):
+                skipping = False
+            continue
+        if _SKIP_BEGIN.match(line):
+            skipping = True
+            continue
+        try:
+            parser.line(f, n, line)
+        except _LineError as e:
+            errors.append((f, n, str(e)))
+            if len(errors) >= _MAX_ERRORS:
+                break
+    if errors:
+        raise ConfError(errors)
+    return parsed

@@ -1,0 +1,119 @@
+"""The rules API every other part uses (docs/conf.md).
+
+Each call reads the current compiled store (``$GL_ADMIN_BASE/conf/compiled.rules``):
+one ``stat``, and the few index buckets it needs. No PyYAML, jsonschema or requests.
+Before the first compile every check is denied and every repo has no options/configs.
+
+A not-yet-created repo's creator is ``$GL_USER`` (as in gitolite), so a check of a
+``CREATOR`` pattern for a new repo needs ``GL_USER`` set to the user asking.
+"""
+
+from __future__ import annotations
+
+import os
+
+from gitolite_triggers.conf.check import Checker
+from gitolite_triggers.conf.compile import store_path
+from gitolite_triggers.conf.errors import AccessError
+from gitolite_triggers.conf.store import snapshot
+from gitolite_triggers.rc import Rc
+
+__all__ = [
+    "access",
+    "is_denied",
+    "options_for",
+    "configs_for",
+    "conf_repos",
+    "wild_patterns",
+    "physical_repos",
+    "readable",
+    "creator",
+]
+
+_OPT = "gitolite-options."
+
+
+def _checker(rc: Rc) -> Checker:
+    return Checker(snapshot(store_path(rc)), rc.repo_base, rc.admin_base, rc.get("ROLES"))
+
+
+def access(rc: Rc, repo: str, user: str, perm: str, ref: str) -> str:
+    """gitolite's access(): the matching refex if allowed, else ``<perm> <ref> <repo> <user> DENIED by ...``.
+
+    ``perm`` is the letter the caller computed (R, W, +, C, D, with M appended, or ^C);
+    ``ref`` is ``any`` or a full refname. Raises AccessError (gitolite's FATAL) for an
+    invalid user, repo or ref.
+    """
+    return _checker(rc).access(repo, user, perm, ref)
+
+
+def is_denied(result: str) -> bool:
+    """The contract: a result containing the word DENIED is a denial."""
+    return "DENIED" in result
+
+
+def options_for(rc: Rc, repo: str) -> dict[str, str]:
+    """Every ``option X = Y`` for ``repo`` as {X: Y}; later lines win, "" and "0" mean unset (gitolite)."""
+    try:
+        got = _checker(rc).git_config(repo, lambda k: k.startswith(_OPT), False)
+    except AccessError:
+        return {}
+    return {k[len(_OPT) :]: v for k, v in got.items()}
+
+
+def configs_for(rc: Rc, repo: str) -> dict[str, str]:
+    """git config key -> value for ``repo`` ("" means unset it), gitweb.* from desc/owner included."""
+    try:
+        got = _checker(rc).git_config(repo, lambda k: not k.startswith(_OPT), True)
+    except AccessError:
+        return {}
+    return got
+
+
+def conf_repos(rc: Rc) -> list[str]:
+    """Plain repo names the conf names (what compile creates), sorted."""
+    return list(snapshot(store_path(rc)).get("Lconf_repos") or [])
+
+
+def wild_patterns(rc: Rc) -> list[str]:
+    """Repo patterns of the conf (wild repos), sorted."""
+    return list(snapshot(store_path(rc)).get("Lwild_patterns") or [])
+
+
+def physical_repos(rc: Rc) -> list[str]:
+    """Repos that exist under GL_REPO_BASE (``*.git`` folders, not looked into), sorted."""
+    base = rc.repo_base
+    out: list[str] = []
+    for dirpath, dirnames, _ in os.walk(base):
+        keep = []
+        for d in dirnames:
+            if d.endswith(".git"):
+                rel = os.path.relpath(os.path.join(dirpath, d), base)
+                out.append(rel[:-4])
+            else:
+                keep.append(d)
+        dirnames[:] = keep
+    return sorted(out)
+
+
+def readable(rc: Rc, user: str, repos: list[str]) -> set[str]:
+    """Which of ``repos`` ``user`` can read (R at ``any``); invalid names are not readable."""
+    ch = _checker(rc)
+    out = set()
+    for repo in repos:
+        try:
+            if "DENIED" not in ch.access(repo, user, "R", "any"):
+                out.add(repo)
+        except AccessError:
+            continue
+    return out
+
+
+def creator(rc: Rc, repo: str) -> str | None:
+    """The repo's gl-creator (None for a repo without one, or that does not exist)."""
+    path = os.path.join(rc.repo_base, f"{repo}.git", "gl-creator")
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            return f.read().removesuffix("\n") or None
+    except OSError:
+        return None

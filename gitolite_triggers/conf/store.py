@@ -1,0 +1,163 @@
+"""The compiled rules on disk: one file, replaced atomically, read a few buckets at a time.
+
+Why one file with an index rather than one big pickle or per-repo shards: a check must
+see either the old or the new compiled state, never a mix, and must not pay for 10,000
+repos it does not ask about. A single file written to a temp name and ``os.replace``d
+gives the atomic switch; a reader opens it once per query (or re-uses its open fd while
+the path still names the same inode), so every read of that query comes from one
+version even if a compile replaces the file meanwhile. Inside, entries are spread over
+hash buckets (``zlib.crc32`` of the key, stable across processes); a lookup reads 16
+bytes of the bucket table and one small ``marshal`` blob.
+
+Layout (little endian)::
+
+    0   8s  magic b"GLTRULES"
+    8   I   format version
+    12  I   number of buckets N
+    16  Q   header offset      24 Q header length     32 Q table offset
+    40      header: marshal of a dict (small: patterns, version, counts)
+    ...     table: N+1 u64 offsets of the bucket blobs (blob i = [off[i], off[i+1]))
+    ...     blobs: marshal of {key: value} for the keys hashing to that bucket
+
+Keys: ``R<repo key>`` -> (rules by user, configs) for each repo key of the conf
+(names, patterns, @groups, @all); ``G<member>`` -> groups containing it; ``L<name>`` ->
+bulk lists (conf repos, wild patterns, rule info) that only bulk callers read.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import struct
+import zlib
+from typing import Any
+
+from gitolite_triggers.conf.errors import StoreError
+
+MAGIC = b"GLTRULES"
+FORMAT = 1
+_HEAD = struct.Struct("<8sIIQQQ")
+_OFFS = struct.Struct("<QQ")
+
+
+def _bucket(key: str, n: int) -> int:
+    return zlib.crc32(key.encode("utf-8", "surrogateescape")) % n
+
+
+def write_store(path: str, header: dict[str, Any], entries: dict[str, Any]) -> int:
+    """Write the store to ``path`` atomically (temp file in the same folder, fsync, rename).
+
+    Returns the size in bytes.
+    """
+    n = max(1, len(entries) // 4)
+    buckets: list[dict[str, Any]] = [{} for _ in range(n)]
+    for key, value in entries.items():
+        buckets[_bucket(key, n)][key] = value
+    blobs = [marshal.dumps(b, 4) for b in buckets]
+    head = marshal.dumps(header, 4)
+    hdr_off = _HEAD.size
+    table_off = hdr_off + len(head)
+    pos = table_off + 8 * (n + 1)
+    offsets = []
+    for blob in blobs:
+        offsets.append(pos)
+        pos += len(blob)
+    offsets.append(pos)
+    parts = [
+        _HEAD.pack(MAGIC, FORMAT, n, hdr_off, len(head), table_off),
+        head,
+        struct.pack(f"<{n + 1}Q", *offsets),
+        *blobs,
+    ]
+    folder = os.path.dirname(path) or "."
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for part in parts:
+                f.write(part)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return pos
+
+
+class Snapshot:
+    """One version of the compiled store, read through one open fd."""
+
+    def __init__(self, fd: int | None, ident: tuple[int, ...]) -> None:
+        self.fd = fd
+        self.ident = ident
+        self._buckets: dict[int, dict[str, Any]] = {}
+        if fd is None:  # nothing compiled yet: an empty rule set (everything is denied)
+            self.nbuckets = 0
+            self.header: dict[str, Any] = {"patterns": [], "group_patterns": [], "empty": True}
+            return
+        first = os.pread(fd, 65536, 0)
+        if len(first) < _HEAD.size:
+            raise StoreError("compiled rules file is truncated")
+        magic, fmt, n, hdr_off, hdr_len, table_off = _HEAD.unpack_from(first)
+        if magic != MAGIC or fmt != FORMAT:
+            raise StoreError(
+                "compiled rules file has an unknown format; run `gitolite-triggers compile`"
+            )
+        raw = (
+            first[hdr_off : hdr_off + hdr_len]
+            if hdr_off + hdr_len <= len(first)
+            else os.pread(fd, hdr_len, hdr_off)
+        )
+        self.header = marshal.loads(raw)
+        self.nbuckets = n
+        self.table_off = table_off
+
+    def get(self, key: str) -> Any:
+        """The value stored under ``key``, or None."""
+        if not self.nbuckets:
+            return None
+        i = _bucket(key, self.nbuckets)
+        bucket = self._buckets.get(i)
+        if bucket is None:
+            start, end = _OFFS.unpack(os.pread(self.fd, 16, self.table_off + 8 * i))
+            bucket = marshal.loads(os.pread(self.fd, end - start, start))
+            self._buckets[i] = bucket
+        return bucket.get(key)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+
+_cache: dict[str, Snapshot] = {}
+
+
+def snapshot(path: str) -> Snapshot:
+    """The current version at ``path`` (re-used while the path names the same file)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return Snapshot(None, ())
+    ident = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+    snap = _cache.get(path)
+    if snap is not None and snap.ident == ident:
+        return snap
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return Snapshot(None, ())
+    fst = os.fstat(fd)
+    snap = Snapshot(fd, (fst.st_dev, fst.st_ino, fst.st_mtime_ns, fst.st_size))
+    _cache[path] = snap
+    return snap
