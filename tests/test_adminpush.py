@@ -1,0 +1,155 @@
+"""Admin pushes through a real ``git push`` into the real hooks: rules, keys, and bad confs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.adminkeys import key_blob, make_key
+from tests.support.adminrepo import bare_git, clone_admin, commit_all, git, push_as
+from tests.support.server import Server
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("keys")
+    return {name: make_key(folder, name) for name in ("admin", "alice", "bob")}
+
+
+@pytest.fixture
+def admin(server: Server, keys: dict[str, Path], tmp_path: Path) -> Path:
+    """A set-up server and the admin's clone of gitolite-admin."""
+    r = server.cli("setup", "--pubkey", str(keys["admin"]))
+    assert r.returncode == 0, r.stdout + r.stderr
+    return clone_admin(server, tmp_path / "gitolite-admin")
+
+
+def can(server: Server, repo: str, user: str, perm: str = "R") -> bool:
+    return server.cli("access", "-q", repo, user, perm, "any").returncode == 0
+
+
+def authorized(server: Server) -> str:
+    return (server.home / ".ssh" / "authorized_keys").read_text()
+
+
+GOOD_CONF = """\
+repo gitolite-admin
+    RW+     =   admin
+
+repo testing
+    RW+     =   @all
+
+repo foo
+    RW+     =   alice
+    R       =   bob
+"""
+
+
+def test_push_changes_rules_and_keys(server: Server, keys: dict[str, Path], admin: Path) -> None:
+    assert not can(server, "foo", "alice")
+    (admin / "conf" / "gitolite.conf").write_text(GOOD_CONF)
+    (admin / "keydir" / "alice.pub").write_text(keys["alice"].read_text())
+    (admin / "keydir" / "bob@work.pub").write_text(keys["bob"].read_text())
+    commit_all(admin, server.env, "add foo, alice, bob")
+
+    r = push_as(server, admin, "admin")
+    assert r.returncode == 0, r.stderr
+    # the new repo exists, with our hooks; the rules are in force
+    foo = server.repo_base / "foo.git"
+    assert (foo / "HEAD").is_file() and (foo / "hooks" / "update").is_symlink()
+    assert can(server, "foo", "alice", "W") and can(server, "foo", "bob", "R")
+    assert not can(server, "foo", "bob", "W")
+    # the admin base holds the pushed files; ssh-authkeys wrote the new keys
+    assert (server.admin_base / "conf" / "gitolite.conf").read_text() == GOOD_CONF
+    ak = authorized(server)
+    assert key_blob(keys["alice"]) in ak and key_blob(keys["bob"]) in ak
+    assert ' shell bob"' in ak  # bob@work.pub is user bob
+
+    # remove bob's key and his access: both go away
+    (admin / "keydir" / "bob@work.pub").unlink()
+    (admin / "conf" / "gitolite.conf").write_text(GOOD_CONF.replace("    R       =   bob\n", ""))
+    commit_all(admin, server.env, "drop bob")
+    r = push_as(server, admin, "admin")
+    assert r.returncode == 0, r.stderr
+    assert not can(server, "foo", "bob", "R")
+    assert key_blob(keys["bob"]) not in authorized(server)
+    assert not (server.admin_base / "keydir" / "bob@work.pub").exists()
+
+
+def test_bad_conf_push_keeps_last_good_state(
+    server: Server, keys: dict[str, Path], admin: Path
+) -> None:
+    (admin / "conf" / "gitolite.conf").write_text(GOOD_CONF)
+    (admin / "keydir" / "alice.pub").write_text(keys["alice"].read_text())
+    commit_all(admin, server.env, "good")
+    assert push_as(server, admin, "admin").returncode == 0
+    good = bare_git(server, "gitolite-admin", "rev-parse", "HEAD").stdout.strip()
+    ak_before = authorized(server)
+
+    # line 12 is broken (an unknown permission); bob's key would be added too
+    bad_conf = GOOD_CONF + "\nrepo bar\n    XYZ     =   bob\n"
+    (admin / "conf" / "gitolite.conf").write_text(bad_conf)
+    (admin / "keydir" / "bob.pub").write_text(keys["bob"].read_text())
+    commit_all(admin, server.env, "bad")
+    r = push_as(server, admin, "admin")
+
+    # git accepted the push (post-update cannot refuse it) ...
+    assert r.returncode == 0
+    assert bare_git(server, "gitolite-admin", "rev-parse", "HEAD").stdout.strip() != good
+    # ... and the pusher is told where the error is, and that nothing changed
+    remote = [ln for ln in r.stderr.splitlines() if ln.startswith("remote:")]
+    text = "\n".join(remote)
+    assert "gitolite.conf:12:" in text, r.stderr
+    assert "rules in force are unchanged" in text
+    assert good[:12] in text
+    # the last good state is still in force: rules, repos, keys, and the files on the server
+    assert can(server, "foo", "alice", "W")
+    assert not (server.repo_base / "bar.git").exists()
+    assert authorized(server) == ak_before
+    assert (server.admin_base / "conf" / "gitolite.conf").read_text() == GOOD_CONF
+    assert not (server.admin_base / "keydir" / "bob.pub").exists()
+
+    # a fixed push then applies normally
+    (admin / "conf" / "gitolite.conf").write_text(bad_conf.replace("XYZ", "RW "))
+    commit_all(admin, server.env, "fixed")
+    r = push_as(server, admin, "admin")
+    assert r.returncode == 0 and "FATAL" not in r.stderr, r.stderr
+    assert can(server, "bar", "bob", "W")
+    assert key_blob(keys["bob"]) in authorized(server)
+
+
+def test_push_to_other_branch_is_not_compiled(server: Server, admin: Path) -> None:
+    (admin / "conf" / "gitolite.conf").write_text(GOOD_CONF)
+    commit_all(admin, server.env, "on a side branch")
+    r = push_as(server, admin, "admin", refspec="HEAD:refs/heads/side")
+    assert r.returncode == 0, r.stderr
+    assert not (server.repo_base / "foo.git").exists()
+    assert "repo foo" not in (server.admin_base / "conf" / "gitolite.conf").read_text()
+
+
+def test_top_level_hooks_refused(server: Server, admin: Path) -> None:
+    (admin / "hooks").mkdir()
+    (admin / "hooks" / "update").write_text("#!/bin/sh\nexit 0\n")
+    (admin / "conf" / "gitolite.conf").write_text(GOOD_CONF)
+    commit_all(admin, server.env, "sneak a hook in")
+    r = push_as(server, admin, "admin")
+    assert "top-level 'hooks'" in r.stderr and "unchanged" in r.stderr
+    assert not (server.repo_base / "foo.git").exists()
+    # the server's own hook stub is untouched
+    stub = server.admin_base / "hooks" / "common" / "update"
+    assert "gitolite-triggers hook" in stub.read_text()
+
+
+def test_non_admin_cannot_push_admin_repo(server: Server, admin: Path) -> None:
+    (admin / "conf" / "gitolite.conf").write_text(
+        GOOD_CONF.replace("admin\n", "admin alice\n", 1).replace(
+            "RW+     =   admin alice", "RW+     =   admin"
+        )
+    )
+    commit_all(admin, server.env, "alice tries")
+    r = push_as(server, admin, "alice")
+    assert r.returncode != 0
+    assert "DENIED" in r.stderr
+    assert not (server.repo_base / "foo.git").exists()
+    git(admin, "status", env=server.env)
