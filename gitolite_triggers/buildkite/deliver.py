@@ -126,7 +126,9 @@ class Deliverer:
         rec.pop("last_error", None)
         self._note(rec, how)
         _crash_point("before_done")
-        self.spool.move(rec, "pending", "done")
+        self.spool.save("done", rec)
+        _crash_point("after_done_write")
+        self.spool.path("pending", rec["id"]).unlink(missing_ok=True)
         self.log(
             "delivered",
             rec["repo"],
