@@ -91,10 +91,13 @@ def _main(argv: list[str]) -> int:
 def inside_repo_base(rc: Rc, path: Path) -> bool:
     """True when ``path`` (or, if missing, its nearest existing parent) resolves inside the
     repo base: a symlink inside the base can never lead a fetch, push or create outside it."""
-    base = os.path.realpath(rc.repo_base)
-    probe = str(path)
+    base_path = os.path.abspath(rc.repo_base)
+    base = os.path.realpath(base_path)
+    probe = os.path.abspath(path)
     while not os.path.lexists(probe):
         parent = os.path.dirname(probe)
+        if probe == base_path:
+            return True  # nothing exists yet below the base: no symlink to follow
         if parent == probe:
             return False
         probe = parent
