@@ -136,7 +136,7 @@ def test_refused_by_parser(entry: dict[str, Any], tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "entry",
-    [e for e in CORPUS if e["via"] == "direct" and not e.get("needs_rules")],
+    [e for e in CORPUS if e["via"] == "direct"],
     ids=lambda e: e["id"],
 )
 def test_refused_by_wrapper(hostile: Hostile, entry: dict[str, Any]) -> None:
