@@ -32,14 +32,16 @@ sys.exit(code)
 """
 
 
-def run_shell(server: Server, soc: str, out: Path) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+def run_shell(
+    server: Server, soc: str, out: Path, stdin: str | None = None
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     env = {**server.env, "SSH_ORIGINAL_COMMAND": soc}
     proc = subprocess.run(
         [sys.executable, "-c", HARNESS, str(out)],
         env=env,
         capture_output=True,
         text=True,
-        stdin=subprocess.DEVNULL,
+        input=stdin,
         timeout=60,
         cwd=server.home,
     )
@@ -62,3 +64,21 @@ def test_no_heavy_imports(server: Server, soc: str, tmp_path: Path) -> None:
         assert "Traceback" not in proc.stderr
     if soc.startswith("git-"):
         assert "gitolite_triggers.conf.query" in mods  # the access check really ran
+
+
+def test_full_git_session_has_no_heavy_imports(server: Server, tmp_path: Path) -> None:
+    """A whole allowed session: access, ACCESS_CHECK, PRE_GIT, git-upload-pack (the client
+    says "done" with a flush packet), POST_GIT with the shipped in-process programs, END."""
+    conf = server.admin_base / "conf"
+    conf.mkdir(parents=True)
+    (conf / "gitolite.conf").write_text("repo foo\n    RW+ = alice\n")
+    assert server.cli("compile").returncode == 0
+    load_rc()
+    proc, mods = run_shell(server, "git-upload-pack 'foo'", tmp_path / "mods.json", stdin="0000")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "0000"  # the empty repo's advertisement, nothing else on the stream
+    assert "gitolite_triggers.conf.query" in mods
+    heavy = sorted(m for m in mods if m.split(".")[0] in HEAVY)
+    assert heavy == [], heavy
+    log = "".join(p.read_text() for p in (server.admin_base / "logs").glob("*.log"))
+    assert "\tpre_git\tfoo\talice\tR\tany\t" in log and log.rstrip().endswith("\tEND")
