@@ -132,11 +132,32 @@ def _target_from(entry: dict[str, Any]) -> Target:
     )
 
 
+def repo_options(rc: Rc, repo: str) -> dict[str, str]:
+    """The repo's ``option`` values, plus ``buildkite.enabled`` even when it is "0".
+
+    gitolite's option lookup treats "" and "0" as unset (RULES keeps that), which would
+    make ``option buildkite.enabled = 0`` a no-op; so that one key is read with empty
+    values kept. Falls back quietly if the rules module does not offer that.
+    """
+    from gitolite_triggers.options import repo_options as _options
+
+    opts = dict(_options(rc, repo))
+    if "buildkite.enabled" not in opts:
+        key = "gitolite-options.buildkite.enabled"
+        try:
+            from gitolite_triggers.conf import query
+
+            raw = query._checker(rc).git_config(repo, key.__eq__, True)  # noqa: SLF001
+        except Exception:  # noqa: BLE001 - rules not compiled, or a different rules module
+            raw = {}
+        if key in raw:
+            opts["buildkite.enabled"] = raw[key]
+    return opts
+
+
 def target_for(rc: Rc, repo: str, options: dict[str, str] | None = None) -> Target | None:
     """The repo's build target after the rules' overrides, or None when it does not build."""
     if options is None:
-        from gitolite_triggers.options import repo_options
-
         options = repo_options(rc, repo)
     if options.get("buildkite.enabled", "1").strip().lower() in ("0", "no", "false", "off"):
         return None
