@@ -72,6 +72,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         help="results folder (default bench/results, --quick: bench/results/tmp)",
     )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="after the run, profile ours on the state it left (bench/results/profile.md)",
+    )
+    p.add_argument(
+        "--profile-only",
+        action="store_true",
+        help="only profile ours on the state the last run left in --workdir",
+    )
     p.add_argument("--stem", default="vs_gitolite", help="results file name stem")
     ns = p.parse_args(argv)
     quick = ns.quick
@@ -116,6 +126,7 @@ def run(ns: argparse.Namespace) -> int:
         )
     started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     t0 = time.monotonic()
+    load_start = [round(x, 2) for x in os.getloadavg()]
     gitolite_version = ensure_gitolite()
     workdir = ns.workdir.resolve()
     cache, rundir = ns.cache.resolve(), workdir / "run"
@@ -200,6 +211,8 @@ def run(ns: argparse.Namespace) -> int:
         "reps": ns.reps,
         "platform": platform.platform(),
         "seconds": round(time.monotonic() - t0, 1),
+        "loadavg_at_start": load_start,
+        "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
     }
     paths = report.write(ns.out, ns.stem, rows, meta, log=log)
     log(report.markdown(rows, meta))
@@ -247,5 +260,22 @@ def _ours_python(sides: list[Side]) -> str:
     return "-"
 
 
+def run_profile(ns: argparse.Namespace) -> int:
+    from vs_gitolite.profile_ours import profile
+
+    workdir = ns.workdir.resolve()
+    account = Account(LOGINS["ours"], workdir / "run" / "ours", "/bin/sh")
+    bindir = ours_bindir(account, ns.cache.resolve(), log=log)
+    profile(workdir, REPO_ROOT / "bench" / "results" / "profile.md", bindir, log=log)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    return run(parse_args(argv))
+    ns = parse_args(argv)
+    if ns.profile_only:
+        _lock_or_exit()
+        return run_profile(ns)
+    status = run(ns)
+    if status == 0 and ns.profile and ns.only != "gitolite":
+        return run_profile(ns)
+    return status

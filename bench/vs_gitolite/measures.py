@@ -224,15 +224,16 @@ def ssh_rows(
     two = {k: v for k, v in ls.items() if k != "floor"}
     rows.append(_row("git ls-remote round trip", size, two, big, floor=floor_ls))
     if floor_ls:
-        fm = median(floor_ls)
-        over = {k: [x - fm for x in v] for k, v in two.items()}
+        # Paired by run: the three systems run back to back in each run, so the
+        # difference to that run's floor cancels load that drifts between runs.
+        over = {k: [x - f for x, f in zip(v, floor_ls, strict=True)] for k, v in two.items()}
         rows.append(
             _row(
                 "wrapper overhead per fetch (ls-remote − floor)",
                 size,
                 over,
                 big,
-                note="per-run ls-remote time minus the git-shell floor's median",
+                note="each run's ls-remote time minus the git-shell floor's in the same run",
             )
         )
     rows.append(

@@ -26,7 +26,9 @@ def markdown(rows: list[Row], meta: dict) -> str:
         "",
         f"Run {meta['started']} on {meta['host']} ({meta['cpus']} CPUs); gitolite3 {meta['gitolite_version']}, "
         f"git {meta['git_version']}, Python {meta['python_version']} for ours; mode: {meta['mode']}.",
-        f"Command: `{meta['command']}`. Medians of the runs shown (systems alternated run by run).",
+        f"Command: `{meta['command']}`. Medians of the runs shown (systems alternated run by run). "
+        f"Load average (1/5/15 min) at start {meta.get('loadavg_at_start')}, at end {meta.get('loadavg_at_end')}; "
+        f"the whole run took {meta.get('seconds')} s.",
         "",
         "| measure | repos | gitolite | ours | git-shell floor | ours/gitolite | target | verdict | runs |",
         "|---|---:|---:|---:|---:|---:|---:|---|---:|",
@@ -76,38 +78,39 @@ def plot(rows: list[Row], path: Path, meta: dict) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    shown = [
-        r
-        for r in rows
-        if r.gitolite is not None and r.ours is not None and r.gitolite > 0 and r.ours > 0
-    ]
+    shown = [r for r in rows if (r.gitolite or 0) > 0 or (r.ours or 0) > 0]
+    if not shown:
+        return False
     labels = [r.measure + ("" if r.size is None else f" @{r.size:,}") for r in shown]
     height = max(3.0, 0.42 * len(shown) + 1.2)
     fig, ax = plt.subplots(figsize=(10, height))
     ys = list(range(len(shown)))
-    ax.barh(
-        [y + 0.2 for y in ys],
-        [r.gitolite * 1000 for r in shown],
-        height=0.4,
-        label="gitolite3",
-        color="#999999",
-    )
-    ax.barh(
-        [y - 0.2 for y in ys],
-        [r.ours * 1000 for r in shown],
-        height=0.4,
-        label="gitolite-triggers",
-        color="#2a7ab9",
-    )
-    for y, r in zip(ys, shown, strict=True):
-        ax.text(
-            max(r.gitolite, r.ours) * 1000 * 1.08, y, f"×{r.ratio:.2f}", va="center", fontsize=8
+    for offset, attr, name, color in (
+        (0.2, "gitolite", "gitolite3", "#999999"),
+        (-0.2, "ours", "gitolite-triggers", "#2a7ab9"),
+    ):
+        pairs = [
+            (y, getattr(r, attr))
+            for y, r in zip(ys, shown, strict=True)
+            if (getattr(r, attr) or 0) > 0
+        ]
+        ax.barh(
+            [y + offset for y, _ in pairs],
+            [v * 1000 for _, v in pairs],
+            height=0.4,
+            label=name,
+            color=color,
         )
+    top = max(max(r.gitolite or 0, r.ours or 0) for r in shown) * 1000
+    for y, r in zip(ys, shown, strict=True):
+        if r.ratio is not None:
+            ax.text(
+                max(r.gitolite, r.ours) * 1000 * 1.08, y, f"×{r.ratio:.2f}", va="center", fontsize=8
+            )
     ax.set_yticks(ys)
     ax.set_yticklabels(labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xscale("log")
-    top = max(max(r.gitolite, r.ours) for r in shown) * 1000 if shown else 1
     ax.set_xlim(right=10 ** (math.log10(top) + 0.6))
     ax.set_xlabel("median wall time, ms (log scale); label: ours/gitolite")
     ax.set_title(f"gitolite-triggers vs gitolite3 ({meta['mode']}, {meta['started']})", fontsize=10)
