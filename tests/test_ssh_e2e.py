@@ -436,3 +436,49 @@ def test_hostile_ref_through_sshd(world: World, tmp_path: Path) -> None:
         ["git", "-C", str(world.repo("foo")), "for-each-ref"], capture_output=True, text=True
     ).stdout
     assert "touch" not in refs
+
+
+def test_failing_access_2_rejects_the_ref(world: World, tmp_path: Path) -> None:
+    work = tmp_path / "a2"
+    assert _clone(world, "alice", "foo", work).returncode == 0
+    before = subprocess.run(
+        ["git", "-C", str(world.repo("foo")), "rev-parse", "master"], capture_output=True, text=True
+    ).stdout
+    commit(work, "refused by a trigger")
+    flag = world.faildir / "fail-ACCESS_2"
+    flag.write_text("")
+    try:
+        r = world.client("alice").git("-C", str(work), "push", "origin", "HEAD:master")
+    finally:
+        flag.unlink()
+    assert r.returncode != 0
+    assert (
+        "recorder: refusing ACCESS_2" in r.stderr
+        and "FATAL: ACCESS_2 trigger rejected refs/heads/master" in r.stderr
+    )
+    after = subprocess.run(
+        ["git", "-C", str(world.repo("foo")), "rev-parse", "master"], capture_output=True, text=True
+    ).stdout
+    assert after == before
+
+
+def test_bypass_variable_cannot_reach_the_hooks_through_ssh(world: World, tmp_path: Path) -> None:
+    """Even if sshd's environment carried GL_BYPASS_ACCESS_CHECKS (an admin's mistake), the
+    wrapper drops it: a rewind that RW forbids stays forbidden."""
+    leaky = Sshd(
+        world.base / "sshd-leaky", home=world.server.home, setenv={"GL_BYPASS_ACCESS_CHECKS": "1"}
+    )
+    with leaky:
+        bob = SshClient(leaky, world.keys["bob"])
+        work = tmp_path / "b"
+        assert bob.git("clone", bob.url("foo"), str(work)).returncode == 0
+        commit(work, "x1")
+        assert bob.git("-C", str(work), "push", "origin", "HEAD:master").returncode == 0
+        subprocess.run(["git", "-C", str(work), "reset", "-q", "--hard", "HEAD~1"], check=True)
+        commit(work, "x2")
+        r = bob.git("-C", str(work), "push", "-f", "origin", "HEAD:master")
+        assert (
+            r.returncode != 0
+            and "FATAL: + refs/heads/master foo bob DENIED by fallthru" in r.stderr
+        )
+        assert "\tbypass\t" not in world.log()
