@@ -482,3 +482,35 @@ def test_bypass_variable_cannot_reach_the_hooks_through_ssh(world: World, tmp_pa
             and "FATAL: + refs/heads/master foo bob DENIED by fallthru" in r.stderr
         )
         assert "\tbypass\t" not in world.log()
+
+
+def test_admin_push_through_sshd_applies_rules(world: World, tmp_path: Path) -> None:
+    """Last test of the module (it replaces the rules): gitolite-admin's post-update hook
+    hands the push to adminpush.post_update, which compiles the pushed conf."""
+    admin = world.client("admin")
+    work = tmp_path / "ga"
+    r = admin.git("clone", admin.url("gitolite-admin"), str(work))
+    assert r.returncode == 0, r.stderr
+    (work / "conf").mkdir(exist_ok=True)
+    (work / "conf" / "gitolite.conf").write_text(CONF + "\nrepo newrepo\n    RW+ = alice\n")
+    keydir = work / "keydir"
+    keydir.mkdir(exist_ok=True)
+    for u in USERS:
+        (keydir / f"{u}.pub").write_text(world.keys[u].pub + "\n")
+    subprocess.run(["git", "-C", str(work), "add", "-A"], check=True)
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "A",
+        "GIT_AUTHOR_EMAIL": "a@e",
+        "GIT_COMMITTER_NAME": "A",
+        "GIT_COMMITTER_EMAIL": "a@e",
+    }
+    subprocess.run(["git", "-C", str(work), "commit", "-qm", "add newrepo"], check=True, env=env)
+    branch = subprocess.run(
+        ["git", "-C", str(work), "symbolic-ref", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    r = admin.git("-C", str(work), "push", "origin", f"HEAD:{branch}")
+    assert r.returncode == 0, r.stderr
+    assert world.repo("newrepo").is_dir()
+    assert _clone(world, "alice", "newrepo", tmp_path / "n").returncode == 0
+    assert _clone(world, "bob", "newrepo", tmp_path / "nb").returncode != 0
