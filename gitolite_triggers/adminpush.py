@@ -188,6 +188,13 @@ def _apply(rc: Rc, git_dir: Path, env: dict[str, str], branch: str, base: Path) 
 
     record_good(git_dir, new)
     glog.log(rc, "compile", ADMIN_REPO, user, new, _summary(report))
+    _say(*(f"WARNING: {w}" for w in getattr(report, "warnings", None) or []))
+    created = list(getattr(report, "created", None) or [])
+    if created:
+        shown = ", ".join(created[:10]) + (
+            f" and {len(created) - 10} more" if len(created) > 10 else ""
+        )
+        _say(f"created {len(created)} repo{'s' if len(created) != 1 else ''}: {shown}")
     if hooks_changed(env, good, new):
         from gitolite_triggers.commands.setup_cmd import relink_all_hooks
 

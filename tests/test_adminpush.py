@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from tests.support.adminkeys import key_blob, make_key
-from tests.support.adminrepo import bare_git, clone_admin, commit_all, git, push_as
+from tests.support.adminrepo import bare_git, clone_admin, commit_all, push_as
 from tests.support.server import Server
 
 
@@ -55,6 +56,7 @@ def test_push_changes_rules_and_keys(server: Server, keys: dict[str, Path], admi
 
     r = push_as(server, admin, "admin")
     assert r.returncode == 0, r.stderr
+    assert "remote: created 1 repo: foo" in r.stderr
     # the new repo exists, with our hooks; the rules are in force
     foo = server.repo_base / "foo.git"
     assert (foo / "HEAD").is_file() and (foo / "hooks" / "update").is_symlink()
@@ -142,14 +144,27 @@ def test_top_level_hooks_refused(server: Server, admin: Path) -> None:
 
 
 def test_non_admin_cannot_push_admin_repo(server: Server, admin: Path) -> None:
-    (admin / "conf" / "gitolite.conf").write_text(
-        GOOD_CONF.replace("admin\n", "admin alice\n", 1).replace(
-            "RW+     =   admin alice", "RW+     =   admin"
-        )
-    )
+    (admin / "conf" / "gitolite.conf").write_text(GOOD_CONF)
     commit_all(admin, server.env, "alice tries")
     r = push_as(server, admin, "alice")
     assert r.returncode != 0
-    assert "DENIED" in r.stderr
+    assert "W refs/heads/" in r.stderr and "gitolite-admin alice DENIED" in r.stderr
     assert not (server.repo_base / "foo.git").exists()
-    git(admin, "status", env=server.env)
+    assert "repo foo" not in (server.admin_base / "conf" / "gitolite.conf").read_text()
+
+
+def test_local_hooks_pushed_are_linked_everywhere(server: Server, admin: Path) -> None:
+    """LOCAL_CODE inside the admin repo: a pushed local/hooks/common/ hook reaches every repo."""
+    server.write_rc("LOCAL_CODE: ~/.gitolite/local\n", name="50-local.yaml")
+    hook = admin / "local" / "hooks" / "common" / "pre-auto-gc"
+    hook.parent.mkdir(parents=True)
+    hook.write_text("#!/bin/sh\nexit 0\n")
+    hook.chmod(0o755)
+    commit_all(admin, server.env, "a local hook")
+    r = push_as(server, admin, "admin")
+    assert r.returncode == 0, r.stderr
+    target = server.admin_base / "local" / "hooks" / "common" / "pre-auto-gc"
+    assert target.is_file()
+    for repo in ("gitolite-admin", "testing"):
+        link = server.repo_base / f"{repo}.git" / "hooks" / "pre-auto-gc"
+        assert link.is_symlink() and Path(os.readlink(link)) == target, repo

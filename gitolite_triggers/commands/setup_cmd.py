@@ -347,7 +347,7 @@ def compile_and_fire(rc: Rc) -> int:
     from gitolite_triggers.runner import Options, fire
 
     try:
-        compile_conf(rc)
+        report = compile_conf(rc)
     except ConfError as e:
         print(f"FATAL: {e}", file=sys.stderr)
         print(
@@ -355,6 +355,10 @@ def compile_and_fire(rc: Rc) -> int:
             file=sys.stderr,
         )
         return 1
+    for w in report.warnings:
+        print(f"WARNING: {w}", file=sys.stderr)
+    if report.created:
+        print(f"created {', '.join(report.created)}")
     record_if_checked_out(rc)
     return fire(rc, "POST_COMPILE", opts=Options())
 
