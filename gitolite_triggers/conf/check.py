@@ -248,6 +248,12 @@ class Checker:
     # -- the check -------------------------------------------------------------------
     def access(self, repo: str, user: str, aa: str, ref: str) -> str:
         """gitolite's access(): the matching refex if allowed, else a ``... DENIED by ...`` line."""
+        try:
+            return self._access(repo, user, aa, ref)
+        except re.error as e:  # a refex that only breaks once USER is filled in
+            raise AccessError(f"bad regex while checking '{repo}' for '{user}': {e}") from None
+
+    def _access(self, repo: str, user: str, aa: str, ref: str) -> str:
         if not user or not USERNAME_PATT.match(user):
             raise AccessError(f"invalid user '{user}'")
         sanity(repo)
@@ -264,7 +270,7 @@ class Checker:
             and REPONAME_PATT.match(repo)
             and self.missing(repo)
         ):
-            iret = self.access(repo, user, "^C", ref).replace("^C", aa, 1)
+            iret = self._access(repo, user, "^C", ref).replace("^C", aa, 1)
             if "DENIED" in iret:
                 return iret
         if aa == "^C" and not self.missing(repo):
