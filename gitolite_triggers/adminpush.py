@@ -95,6 +95,15 @@ def check_tree(env: dict[str, str], commit: str) -> None:
             f"the pushed tree has a top-level '{bad[0]}'; {', '.join(FORBIDDEN_TOP)} are the server's own "
             "folders in $GL_ADMIN_BASE and cannot come from gitolite-admin (move it, e.g. under local/)"
         )
+    from gitolite_triggers.conf.compile import STORE_NAME
+
+    # The compiled rules live in conf/ too: a pushed copy would be checked out over them.
+    for path in _git(env, "ls-tree", "--name-only", commit, "--", "conf/").splitlines():
+        name = path.removeprefix("conf/")
+        if name.startswith((STORE_NAME, ".")):
+            raise AdminPushError(
+                f"the pushed tree has '{path}'; that name is the server's own (the compiled rules)"
+            )
 
 
 def checkout(env: dict[str, str], commit: str) -> None:

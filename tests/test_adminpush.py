@@ -130,17 +130,30 @@ def test_push_to_other_branch_is_not_compiled(server: Server, admin: Path) -> No
     assert "repo foo" not in (server.admin_base / "conf" / "gitolite.conf").read_text()
 
 
-def test_top_level_hooks_refused(server: Server, admin: Path) -> None:
-    (admin / "hooks").mkdir()
-    (admin / "hooks" / "update").write_text("#!/bin/sh\nexit 0\n")
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("hooks/update", "top-level 'hooks'"),
+        ("logs/x.log", "top-level 'logs'"),
+        ("conf/compiled.rules", "'conf/compiled.rules'; that name is the server's own"),
+    ],
+)
+def test_server_owned_paths_refused(server: Server, admin: Path, path: str, message: str) -> None:
+    store = server.admin_base / "conf" / "compiled.rules"
+    store_before = store.read_bytes()
+    (admin / path).parent.mkdir(exist_ok=True)
+    (admin / path).write_text("#!/bin/sh\nexit 0\n")
     (admin / "conf" / "gitolite.conf").write_text(GOOD_CONF)
-    commit_all(admin, server.env, "sneak a hook in")
+    commit_all(admin, server.env, "sneak a server file in")
     r = push_as(server, admin, "admin")
-    assert "top-level 'hooks'" in r.stderr and "unchanged" in r.stderr
+    assert message in r.stderr and "unchanged" in r.stderr, r.stderr
     assert not (server.repo_base / "foo.git").exists()
-    # the server's own hook stub is untouched
-    stub = server.admin_base / "hooks" / "common" / "update"
-    assert "gitolite-triggers hook" in stub.read_text()
+    assert "repo foo" not in (server.admin_base / "conf" / "gitolite.conf").read_text()
+    # the server's own files are untouched
+    assert (
+        "gitolite-triggers hook" in (server.admin_base / "hooks" / "common" / "update").read_text()
+    )
+    assert store.read_bytes() == store_before
 
 
 def test_non_admin_cannot_push_admin_repo(server: Server, admin: Path) -> None:

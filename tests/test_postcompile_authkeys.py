@@ -92,10 +92,11 @@ def test_bad_keys_skipped_good_keys_still_written(server: Server, keys: dict[str
     (kd / "empty.pub").write_text("\n")
     (kd / "carol.pub").write_text(keys["carol"].read_text())
     (kd / "not-a-key.txt").write_text("ignored: not *.pub\n")
+    (kd / "link.pub").symlink_to(keys["bob"])
 
     r = run_post_compile(server.env, "ssh-authkeys", "POST_COMPILE")
     assert r.returncode == 0, r.stderr
-    for name in ("garbage.pub", "broken.pub", "multi.pub", "opts.pub", "empty.pub"):
+    for name in ("garbage.pub", "broken.pub", "multi.pub", "opts.pub", "empty.pub", "link.pub"):
         assert f"keydir/{name}: skipped" in r.stderr, (name, r.stderr)
     assert "multi.pub: skipped: it has 2 lines" in r.stderr
     assert "fingerprinting failed" in r.stderr

@@ -76,6 +76,9 @@ def read_key_files(keydir: Path) -> tuple[list[Key], list[str]]:
     )
     for path in files:
         shown = f"keydir/{path.relative_to(keydir).as_posix()}"
+        if path.is_symlink():
+            warnings.append(f"{shown}: skipped: a symlink (key files must be plain files)")
+            continue
         user = user_from_filename(path.name)
         if not _USER_OK.match(user):
             warnings.append(f"{shown}: skipped: '{user}' is not a valid user name")
