@@ -484,6 +484,29 @@ def test_bypass_variable_cannot_reach_the_hooks_through_ssh(world: World, tmp_pa
         assert "\tbypass\t" not in world.log()
 
 
+def test_upload_archive(world: World, tmp_path: Path) -> None:
+    alice = world.client("alice")
+    since = Since(world)
+    r = subprocess.run(
+        ["git", "archive", f"--remote={alice.url('foo')}", "--format=tar", "master"],
+        env=alice.env(),
+        capture_output=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert b"f.txt" in r.stdout
+    seq = triggers_only(since.records())
+    assert ["PRE_GIT", "foo", "alice", "R", "any", "git-upload-archive"] in seq
+    r = subprocess.run(
+        ["git", "archive", f"--remote={world.client('dave').url('foo')}", "master"],
+        env=world.client("dave").env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode != 0 and "DENIED" in r.stderr
+
+
 def test_admin_push_through_sshd_applies_rules(world: World, tmp_path: Path) -> None:
     """Last test of the module (it replaces the rules): gitolite-admin's post-update hook
     hands the push to adminpush.post_update, which compiles the pushed conf."""

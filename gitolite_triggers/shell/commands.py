@@ -75,7 +75,7 @@ def _perm_string(rc: Rc, repo: str, user: str, letters: tuple[str, ...]) -> str:
 
 def info(rc: Rc, user: str, args: list[str]) -> int:
     """Patterns the user can create or read/write (R W C), then existing repos (R W)."""
-    from gitolite_triggers.conf.query import physical_repos, wild_patterns
+    from gitolite_triggers.conf.query import physical_repos, readable, wild_patterns
 
     if args:
         return _fatal("info takes no arguments here")
@@ -84,10 +84,11 @@ def info(rc: Rc, user: str, args: list[str]) -> int:
         perm = _perm_string(rc, pattern, user, ("R", "W", "^C"))
         if perm.strip():
             lines.append(f"{perm}\t{pattern}\n")
-    for repo in sorted(physical_repos(rc)):
-        perm = _perm_string(rc, repo, user, ("R", "W"))
-        if perm.strip():
-            lines.append(f"{perm}\t{repo}\n")
+    # W implies R in gitolite's rule syntax (R, RW, RW+...), so one bulk read check
+    # picks the repos to list and only those get the W check: fast with 10,000 repos.
+    for repo in sorted(readable(rc, user, physical_repos(rc))):
+        perm = " R" + _perm_string(rc, repo, user, ("W",))
+        lines.append(f"{perm}\t{repo}\n")
     site = rc.get("SITE_INFO")
     if site:
         lines.append(f"\n{site}\n")

@@ -209,7 +209,6 @@ LogLevel VERBOSE
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        self._last_pid = proc.pid
 
     def __enter__(self) -> Sshd:
         return self.start()
@@ -315,7 +314,7 @@ def install_keys(server: object, keys: list[SshKey], admin_base: Path | None = N
     result = server.cli("trigger", "POST_COMPILE")  # type: ignore[attr-defined]
     ak = home / ".ssh" / "authorized_keys"
     text = ak.read_text() if ak.exists() else ""
-    missing = [k.name for k in keys if f" shell {k.name}\"" not in text]
+    missing = [k.name for k in keys if f' shell {k.name}"' not in text]
     if missing:
         raise RuntimeError(f"ssh-authkeys did not write keys for {missing}: {result.stderr}")
     return ak
