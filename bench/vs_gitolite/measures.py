@@ -12,7 +12,7 @@ from pathlib import Path
 
 from vs_gitolite.confgen import EXPECTED_ALLOWED, Shape, access_queries, conf_text
 from vs_gitolite.results import Row, median, target_for
-from vs_gitolite.sides import NOOP_COUNT, Side
+from vs_gitolite.sides import INPROC_COUNT, NOOP_COUNT, Side
 from vs_gitolite.sshd import Client
 
 
@@ -281,9 +281,10 @@ def runner_rows(sides: list[Side], reps: int, big: int, log) -> list[Row]:
                 full[kind][side.label].append(
                     side.must(side.trigger_argv(name), f"trigger {name}").seconds
                 )
+    counts = {"external": NOOP_COUNT, "in-process": INPROC_COUNT}
     for kind in names:
         per = {
-            label: [(t - median(zero[label])) / NOOP_COUNT for t in samples]
+            label: [(t - median(zero[label])) / counts[kind] for t in samples]
             for label, samples in full[kind].items()
         }
         what = (
@@ -297,7 +298,7 @@ def runner_rows(sides: list[Side], reps: int, big: int, log) -> list[Row]:
                 None,
                 per,
                 big,
-                note=f"{NOOP_COUNT} programs vs none; {what}",
+                note=f"{counts[kind]} programs vs none; {what}",
             )
         )
         log(

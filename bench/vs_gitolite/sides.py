@@ -24,7 +24,8 @@ from vs_gitolite.confgen import ADMIN
 GITOLITE_BINDIR = Path("/usr/share/gitolite3")
 GIT_CONFIG_KEYS = r"hooks\.emailprefix"
 NOOP_SCRIPT = "#!/bin/sh\nexit 0\n"
-NOOP_COUNT = 20
+NOOP_COUNT = 20  # external no-ops per list
+INPROC_COUNT = 200  # in-process no-ops: each costs ~0.1 ms, so more are needed to rise above noise
 IN_PROCESS_NOOP = "operator:not_"  # a stdlib callable: takes argv, returns False (status 0)
 
 
@@ -165,7 +166,7 @@ class Gitolite(Side):
         module.write_text("package Gitolite::Triggers::BenchNoop;\nsub noop { return; }\n1;\n")
         chown_tree(local, self.account)
         noops = ", ".join(["'noop'"] * NOOP_COUNT)
-        inproc = ", ".join(["'BenchNoop::noop'"] * NOOP_COUNT)
+        inproc = ", ".join(["'BenchNoop::noop'"] * INPROC_COUNT)
         extra = (
             f'\n    LOCAL_CODE => "{local}",\n    BENCH_NOOP => [ {noops} ],\n'
             f"    BENCH_INPROC => [ {inproc} ],\n    BENCH_ZERO => [ ],\n"
@@ -207,7 +208,7 @@ class Ours(Side):
         fragment = self.home / ".gitolite.rc.d" / "90-bench.yaml"
         fragment.parent.mkdir(parents=True, exist_ok=True)
         noops = "\n".join(["  - noop"] * NOOP_COUNT)
-        inproc = "\n".join([f"  - {IN_PROCESS_NOOP}"] * NOOP_COUNT)
+        inproc = "\n".join([f"  - {IN_PROCESS_NOOP}"] * INPROC_COUNT)
         fragment.write_text(
             "# added by bench/vs_gitolite: same rc changes as on the gitolite side\n"
             f"GIT_CONFIG_KEYS: '{GIT_CONFIG_KEYS}'\n"
