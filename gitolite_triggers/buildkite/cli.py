@@ -134,9 +134,20 @@ def _targets(rc: Rc) -> list[tuple[str, str, str]]:
 
 
 def check(rc: Rc) -> int:
+    import re
+
     import requests
 
     s = config.settings(rc)
+    regex_bad = 0
+    for i, entry in enumerate(rc.buildkite.get("pipelines") or []):
+        try:
+            re.compile(str(entry.get("repos", "")))
+        except re.error as e:
+            print(
+                f"FAIL rc buildkite.pipelines[{i}].repos: {entry.get('repos')!r} is not a valid regex ({e}); that entry never matches"
+            )
+            regex_bad = 1
     try:
         token = config.load_token(s)
     except config.TokenError as e:
@@ -186,7 +197,7 @@ def check(rc: Rc) -> int:
         else:
             print(f"FAIL pipeline {org}/{pipe} ({where}): HTTP {r.status_code} {r.text[:200]}")
             bad = 1
-    return bad
+    return bad or regex_bad
 
 
 def main(argv: list[str]) -> int:

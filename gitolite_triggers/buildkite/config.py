@@ -155,11 +155,21 @@ def repo_options(rc: Rc, repo: str) -> dict[str, str]:
     return opts
 
 
+def _disabled(value: str) -> bool:
+    return value.strip().lower() in ("0", "no", "false", "off")
+
+
 def target_for(rc: Rc, repo: str, options: dict[str, str] | None = None) -> Target | None:
-    """The repo's build target after the rules' overrides, or None when it does not build."""
+    """The repo's build target after the rules' overrides, or None when it does not build.
+
+    ``options`` (for tests) replaces the repo's option lookup entirely.
+    """
+    fetched = options is None
     if options is None:
-        options = repo_options(rc, repo)
-    if options.get("buildkite.enabled", "1").strip().lower() in ("0", "no", "false", "off"):
+        from gitolite_triggers.options import repo_options as _options
+
+        options = _options(rc, repo)
+    if _disabled(options.get("buildkite.enabled", "1")):
         return None
     target = None
     for entry in rc.buildkite.get("pipelines") or []:
@@ -168,7 +178,7 @@ def target_for(rc: Rc, repo: str, options: dict[str, str] | None = None) -> Targ
                 target = _target_from(entry)
                 break
         except re.error:
-            continue  # the rc validator reports bad regexes; never break a push over one
+            continue  # `buildkite check` reports bad regexes; never break a push over one
     override = options.get("buildkite.pipeline")
     if override:
         org, _, pipeline = override.strip().partition("/")
@@ -177,6 +187,12 @@ def target_for(rc: Rc, repo: str, options: dict[str, str] | None = None) -> Targ
         target = target or Target(org, pipeline)
         target.org, target.pipeline = org, pipeline
     if target is None:
+        return None
+    if (
+        fetched
+        and "buildkite.enabled" not in options
+        and _disabled(repo_options(rc, repo).get("buildkite.enabled", "1"))
+    ):
         return None
     if "buildkite.branches" in options:
         target.branches = _split_patterns(options["buildkite.branches"])

@@ -62,11 +62,11 @@ def _updates(rc: Rc, argv: list[str]) -> tuple[str | None, str | None, list[Upda
         ref, old, new = argv[-3:]
         return env_repo, env_user, [(old, new, ref)], "update"
     data = ""
-    if not sys.stdin.isatty():
-        try:
+    try:
+        if sys.stdin is not None and not sys.stdin.isatty():
             data = sys.stdin.read()
-        except (OSError, ValueError):
-            data = ""
+    except (OSError, ValueError):
+        data = ""
     return env_repo, env_user, _parse_lines(data), "post-receive"
 
 
