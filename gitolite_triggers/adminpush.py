@@ -29,10 +29,12 @@ tip as it is when it gets the lock, so the last push wins.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from gitolite_triggers import glog
@@ -137,9 +139,16 @@ def post_update(rc: Rc, refs: list[str]) -> int:
         return 0
     base = Path(rc.admin_base)
     base.mkdir(parents=True, exist_ok=True)
+    with admin_lock(git_dir):
+        return _apply(rc, git_dir, env, branch, base)
+
+
+@contextlib.contextmanager
+def admin_lock(git_dir: Path) -> Iterator[None]:
+    """Serialise admin pushes and setup runs: checkout, compile and POST_COMPILE as one step."""
     with open(git_dir / LOCK, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _apply(rc, git_dir, env, branch, base)
+        yield
 
 
 def _apply(rc: Rc, git_dir: Path, env: dict[str, str], branch: str, base: Path) -> int:

@@ -31,6 +31,7 @@ import sys
 from pathlib import Path
 
 from gitolite_triggers import paths
+from gitolite_triggers.adminpush import admin_lock
 from gitolite_triggers.rc import Rc, load_rc
 from gitolite_triggers.repos import (
     ADMIN_REPO,
@@ -250,19 +251,24 @@ def admin_git_env(rc: Rc) -> dict[str, str]:
     return env
 
 
+def ensure_admin_repo(rc: Rc) -> list[str]:
+    path = repo_path(rc, ADMIN_REPO)
+    if path.is_dir():
+        return []
+    init_bare(rc, ADMIN_REPO)
+    return [f"created {path}"]
+
+
 def commit_admin_repo(rc: Rc, message: str, written: list[str]) -> list[str]:
-    """Create gitolite-admin.git if missing and commit what setup wrote into it.
+    """Commit what setup wrote into gitolite-admin.git.
 
     A new repo gets conf/gitolite.conf and all of keydir (gitolite's first commit).
     Later, only the files this run wrote are committed, on top of the branch's own
     tree (a temporary index), so a setup run while $GL_ADMIN_BASE holds the last good
     checkout after a bad admin push does not quietly revert that push.
     """
-    done = []
+    done: list[str] = []
     path = repo_path(rc, ADMIN_REPO)
-    if not path.is_dir():
-        init_bare(rc, ADMIN_REPO)
-        done.append(f"created {path}")
     env = admin_git_env(rc)
     base = Path(rc.admin_base)
     has_head = _git(["rev-parse", "--verify", "--quiet", "HEAD"], env, check=False).returncode == 0
@@ -379,16 +385,24 @@ def main(argv: list[str]) -> int:
             n = relink_all_hooks(rc)
             print(f"hooks re-linked in {n} repo{'s' if n != 1 else ''}")
             return 0
-        done, written = prepare_admin_base(rc, admin, key_line)
-        say.extend(done)
-        say.extend(commit_admin_repo(rc, ns.message, written))
-        n = relink_all_hooks(rc)
-        say.append(f"hooks checked in {n} repo{'s' if n != 1 else ''}")
+        conf = Path(rc.admin_base) / "conf" / "gitolite.conf"
+        if admin is None and not conf.exists():
+            raise SetupError(
+                f"{conf} does not exist yet: the first setup needs the admin's key, `setup --pubkey NAME.pub`"
+            )
+        say.extend(ensure_admin_repo(rc))
+        with admin_lock(repo_path(rc, ADMIN_REPO)):  # not while an admin push is applied
+            done, written = prepare_admin_base(rc, admin, key_line)
+            say.extend(done)
+            say.extend(commit_admin_repo(rc, ns.message, written))
+            n = relink_all_hooks(rc)
+            say.append(f"hooks checked in {n} repo{'s' if n != 1 else ''}")
+            for line in say:
+                print(line)
+            say = []
+            return compile_and_fire(rc)
     except SetupError as e:
         for line in say:
             print(line)
         print(f"FATAL: {e}", file=sys.stderr)
         return 1
-    for line in say:
-        print(line)
-    return compile_and_fire(rc)
