@@ -112,3 +112,14 @@ def test_gitweb_projects_list_setting(compiled: Server) -> None:
     r = run_post_compile(server.env, "update-gitweb-access-list", "POST_COMPILE")
     assert r.returncode == 0, r.stderr
     assert target.read_text() == "described.git\npub.git\n"
+
+
+def test_unwritable_list_is_a_message_not_a_traceback(compiled: Server) -> None:
+    server = compiled
+    blocker = server.home / "a-file"
+    blocker.write_text("")
+    server.write_rc(f"GITWEB_PROJECTS_LIST: {blocker}/projects.list\n", name="60-web.yaml")
+    r = run_post_compile(server.env, "update-gitweb-access-list", "POST_COMPILE")
+    assert r.returncode == 1
+    assert r.stderr.startswith("FATAL: update-gitweb-access-list:") and str(blocker) in r.stderr
+    assert "Traceback" not in r.stderr

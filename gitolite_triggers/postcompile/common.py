@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,16 @@ def parse_call(argv: list[str]) -> Call:
         if TRIGGER_SHAPE.match(word):
             return Call(list(argv[:i]), word, list(argv[i + 1 :]))
     return Call(list(argv), "", [])
+
+
+def guarded(program: str, body: Callable[[list[str]], int], argv: list[str]) -> int:
+    """Run a program's body; an OS error (unwritable list, vanished repo) is a message, not a traceback."""
+    try:
+        return body(argv)
+    except OSError as e:
+        where = f" {e.filename}" if e.filename else ""
+        print(f"FATAL: {program}:{where}: {e.strerror or e}", file=sys.stderr)
+        return 1
 
 
 def warn(program: str, text: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from gitolite_triggers.postcompile.common import parse_call, warn
+from gitolite_triggers.postcompile.common import guarded, parse_call, warn
 
 PROG = "update-git-daemon-access-list"
 DAEMON_USER = "daemon"
@@ -19,6 +19,10 @@ EXPORT_OK = "git-daemon-export-ok"
 
 
 def main(argv: list[str]) -> int:
+    return guarded(PROG, _main, argv)
+
+
+def _main(argv: list[str]) -> int:
     from gitolite_triggers.conf.query import physical_repos, readable
     from gitolite_triggers.rc import load_rc
     from gitolite_triggers.repos import repo_path

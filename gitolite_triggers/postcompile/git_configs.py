@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from gitolite_triggers.postcompile import gitconfig_file
-from gitolite_triggers.postcompile.common import parse_call, warn
+from gitolite_triggers.postcompile.common import guarded, parse_call, warn
 
 PROG = "update-git-configs"
 
@@ -57,6 +57,10 @@ def update_repo(path: Path, wanted: dict[str, str]) -> int:
 
 
 def main(argv: list[str]) -> int:
+    return guarded(PROG, _main, argv)
+
+
+def _main(argv: list[str]) -> int:
     from gitolite_triggers.conf.query import configs_for, physical_repos
     from gitolite_triggers.rc import load_rc
     from gitolite_triggers.repos import repo_path

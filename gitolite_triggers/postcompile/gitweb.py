@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitolite_triggers.postcompile.common import parse_call, write_atomic
+from gitolite_triggers.postcompile.common import guarded, parse_call, write_atomic
 from gitolite_triggers.rc import Rc
 
 PROG = "update-gitweb-access-list"
@@ -47,6 +47,10 @@ def read_list(path: Path) -> set[str]:
 
 
 def main(argv: list[str]) -> int:
+    return guarded(PROG, _main, argv)
+
+
+def _main(argv: list[str]) -> int:
     from gitolite_triggers.conf.query import physical_repos
     from gitolite_triggers.rc import load_rc
 

@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitolite_triggers.postcompile.common import parse_call, warn, write_atomic
+from gitolite_triggers.postcompile.common import guarded, parse_call, warn, write_atomic
 
 PROG = "ssh-authkeys"
 START = "# gitolite-triggers start"
@@ -250,6 +250,10 @@ def run(home: Path, admin_base: Path, options: str) -> int:
 
 
 def main(argv: list[str]) -> int:
+    return guarded(PROG, _main, argv)
+
+
+def _main(argv: list[str]) -> int:
     from gitolite_triggers import paths
     from gitolite_triggers.rc import load_rc
 
