@@ -185,3 +185,17 @@ def test_invalid_existing_rc_refused_with_file_line(server: Server, keys: dict[s
     assert f"{server.rc_file}:2" in r.stderr
     assert not (server.admin_base / "conf").exists()
     assert not server.repo_base.exists()
+
+
+def test_setup_without_git_identity(server: Server, keys: dict[str, Path]) -> None:
+    """A fresh hosting account has no git identity: setup still commits (as $USER@host)."""
+    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        server.env.pop(var, None)
+    server.env["EMAIL"] = ""
+    server.env["USER"] = "git"
+    shutil.rmtree(server.rc_d)
+    r = server.cli("setup", "--pubkey", str(keys["admin"]))
+    assert r.returncode == 0, r.stdout + r.stderr
+    author = bare_git(server, "gitolite-admin", "log", "-1", "--format=%an <%ae>").stdout.strip()
+    assert author.startswith("git <git@"), author
+    assert not (server.home / ".gitconfig").exists()  # nothing written to the account's config
