@@ -507,6 +507,37 @@ def test_upload_archive(world: World, tmp_path: Path) -> None:
     assert r.returncode != 0 and "DENIED" in r.stderr
 
 
+def test_concurrent_clones_create_a_wild_repo_once(world: World, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    since = Since(world)
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        results = list(
+            pool.map(lambda i: _clone(world, "bob", "dev/bob/race", tmp_path / f"r{i}"), range(5))
+        )
+    assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
+    seq = triggers_only(since.records())
+    assert seq.count(["PRE_CREATE", "dev/bob/race", "bob"]) == 1
+    assert seq.count(["POST_CREATE", "dev/bob/race", "bob"]) == 1
+    assert since.log().count("\tcreate\tdev/bob/race\tbob\tR") == 1
+    assert (world.repo("dev/bob/race") / "gl-creator").read_text() == "bob\n"
+
+
+def test_failing_pre_create_creates_nothing(world: World, tmp_path: Path) -> None:
+    flag = world.faildir / "fail-PRE_CREATE"
+    flag.write_text("")
+    try:
+        r = _clone(world, "bob", "dev/bob/deep/nested", tmp_path / "n")
+    finally:
+        flag.unlink()
+    assert r.returncode != 0
+    assert (
+        "recorder: refusing PRE_CREATE" in r.stderr
+        and "FATAL: PRE_CREATE trigger refused" in r.stderr
+    )
+    assert not (world.server.repo_base / "dev" / "bob" / "deep").exists()
+
+
 def test_admin_push_through_sshd_applies_rules(world: World, tmp_path: Path) -> None:
     """Last test of the module (it replaces the rules): gitolite-admin's post-update hook
     hands the push to adminpush.post_update, which compiles the pushed conf."""
