@@ -139,8 +139,38 @@ def post_update(rc: Rc, refs: list[str]) -> int:
         return 0
     base = Path(rc.admin_base)
     base.mkdir(parents=True, exist_ok=True)
-    with admin_lock(git_dir):
+    with admin_lock(git_dir), _outside_receive_pack():
         return _apply(rc, git_dir, env, branch, base)
+
+
+# receive-pack's view of the admin repo, which compile, repo creation and the
+# POST_COMPILE programs must not inherit (a ``git`` they run would act on gitolite-admin).
+_REPO_VARS = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_QUARANTINE_PATH",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+    "GIT_PREFIX",
+)
+
+
+@contextlib.contextmanager
+def _outside_receive_pack() -> Iterator[None]:
+    """Run in $HOME without the hook's GIT_DIR & co; put both back for the rest of the hook."""
+    saved = {k: os.environ.pop(k) for k in _REPO_VARS if k in os.environ}
+    cwd = os.getcwd()
+    from gitolite_triggers.paths import home
+
+    try:
+        os.chdir(home())
+        yield
+    finally:
+        os.chdir(cwd)
+        os.environ.update(saved)
 
 
 @contextlib.contextmanager

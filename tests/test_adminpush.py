@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -181,3 +183,37 @@ def test_local_hooks_pushed_are_linked_everywhere(server: Server, admin: Path) -
     for repo in ("gitolite-admin", "testing"):
         link = server.repo_base / f"{repo}.git" / "hooks" / "pre-auto-gc"
         assert link.is_symlink() and Path(os.readlink(link)) == target, repo
+
+
+RECORDER = """#!{python}
+import json, os, sys
+with open({out!r}, "a") as f:
+    f.write(json.dumps({{"argv": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ)}}) + "\\n")
+"""
+
+
+def test_post_compile_programs_do_not_see_the_admin_repo(
+    server: Server, admin: Path, tmp_path: Path
+) -> None:
+    """Compile and POST_COMPILE run outside receive-pack's GIT_DIR, in $HOME, as GL_USER."""
+    local = tmp_path / "local"
+    (local / "triggers").mkdir(parents=True)
+    out = tmp_path / "seen.jsonl"
+    rec = local / "triggers" / "record"
+    rec.write_text(RECORDER.format(python=sys.executable, out=str(out)))
+    rec.chmod(0o755)
+    server.write_rc(f"LOCAL_CODE: {local}\nPOST_COMPILE:\n  - record\n", name="50-record.yaml")
+    (admin / "conf" / "gitolite.conf").write_text(GOOD_CONF)
+    commit_all(admin, server.env, "record")
+    r = push_as(server, admin, "admin")
+    assert r.returncode == 0, r.stderr
+    seen = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(seen) == 1
+    assert seen[0]["argv"] == ["POST_COMPILE"]
+    assert seen[0]["cwd"] == str(server.home)
+    assert seen[0]["env"]["GL_USER"] == "admin"
+    assert not [
+        k
+        for k in seen[0]["env"]
+        if k in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_QUARANTINE_PATH")
+    ]
