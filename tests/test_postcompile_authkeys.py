@@ -170,3 +170,21 @@ def test_no_keys_left_warns(server: Server) -> None:
     assert r.returncode == 0
     assert "no keys left" in r.stderr
     assert block_lines(authkeys(server).read_text()) == []
+
+
+def test_symlinked_authorized_keys_updates_the_target(
+    server: Server, keys: dict[str, Path]
+) -> None:
+    real = server.home / "elsewhere" / "keys"
+    real.parent.mkdir()
+    real.write_text("# kept\n")
+    (server.home / ".ssh").mkdir(mode=0o700)
+    authkeys(server).symlink_to(real)
+    (keydir(server) / "alice.pub").write_text(keys["alice"].read_text())
+    r = run_post_compile(server.env, "ssh-authkeys", "POST_COMPILE")
+    assert r.returncode == 0, r.stderr
+    assert authkeys(server).is_symlink()
+    assert (
+        real.read_text().startswith("# kept\n" + START)
+        and key_blob(keys["alice"]) in real.read_text()
+    )

@@ -223,6 +223,8 @@ def run(home: Path, admin_base: Path, options: str) -> int:
     if ssh.stat().st_mode & 0o077:
         os.chmod(ssh, 0o700)
     ak = ssh / "authorized_keys"
+    if ak.is_symlink():
+        ak = ak.resolve()  # an admin's symlinked file: update its target, keep the link
     try:
         existing = ak.read_text(encoding="utf-8", errors="surrogateescape")
     except FileNotFoundError:
