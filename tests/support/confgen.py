@@ -80,7 +80,12 @@ class Generated:
 
 
 def generate(
-    seed: int, n_repos: int = 320, n_users: int = 14, n_queries: int = 2600, n_wild: int = 40
+    seed: int,
+    n_repos: int = 320,
+    n_users: int = 14,
+    n_queries: int = 2600,
+    n_wild: int = 40,
+    n_pairs: int = 16,
 ) -> Generated:
     rnd = random.Random(seed)
     users = [f"u{i}" for i in range(n_users)] + ["a.b", "c-d", "e@f", "x+y"]
@@ -189,7 +194,7 @@ def generate(
     gen = Generated(
         conf="\n".join(main) + "\n", includes=includes, wild=wild, plain=plain, users=users
     )
-    gen.queries = _queries(rnd, gen, n_queries)
+    gen.queries = _queries(rnd, gen, n_queries, n_pairs)
     return gen
 
 
@@ -209,13 +214,27 @@ def combos(seed: int, n: int = 24) -> list[tuple[str, str]]:
     return pairs
 
 
-def _queries(rnd: random.Random, gen: Generated, n: int) -> list[tuple[str, str, str, str]]:
+def _queries(
+    rnd: random.Random, gen: Generated, n: int, n_pairs: int
+) -> list[tuple[str, str, str, str]]:
     wild_names = [w[0] for w in gen.wild]
-    pairs = combos(rnd.randint(0, 10**6))
+    pairs = combos(rnd.randint(0, 10**6), n_pairs)
     missing = (
         ["nosuch", "proj99999", "xzy3", "x-y8", "team/t"]
         + [f"wild/{u}/new" for u in gen.users[:6]]
-        + ["tmp/zz9", "pub/fresh", "u/u3/q1", "team3/new", "pat/abc", "@rg1", "@all"]
+        + [
+            "tmp/zz9",
+            "pub/fresh",
+            "u/u3/q1",
+            "team3/new",
+            "pat/abc",
+            "@rg1",
+            "@all",
+            "alt/x",
+            "alt/xq",
+            "zalt/y1",
+            "alt/y12",
+        ]
     )
     out = []
     for _ in range(n):

@@ -88,19 +88,32 @@ class GitoliteRef:
     def compile(self) -> subprocess.CompletedProcess[str]:
         return self.run("compile")
 
-    def create_wild(self, repo: str, creator: str, perms: str | None = None) -> None:
+    def precreate(self, repo: str) -> Path:
+        """A repo folder with an empty ``hooks/``: no ``git init`` (fast), and all that
+        gitolite's access check looks at. compile/rehook give it gitolite's hooks."""
+        path = self.repo_base / f"{repo}.git"
+        (path / "hooks").mkdir(parents=True, exist_ok=True)
+        return path
+
+    def create_wild(
+        self, repo: str, creator: str, perms: str | None = None, init: bool = True
+    ) -> None:
         """A wild repo as gitolite leaves it: bare repo, gl-creator, optional gl-perms.
 
         Call :meth:`rehook` once afterwards to give all new repos gitolite's hooks.
+        ``init=False`` makes only the folder (see :meth:`precreate`).
         """
         path = self.repo_base / f"{repo}.git"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["git", "init", "--bare", "--quiet", str(path)],
-            env=self.env,
-            check=True,
-            capture_output=True,
-        )
+        if init:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                ["git", "init", "--bare", "--quiet", str(path)],
+                env=self.env,
+                check=True,
+                capture_output=True,
+            )
+        else:
+            self.precreate(repo)
         (path / "gl-creator").write_text(creator + "\n")
         if perms is not None:
             (path / "gl-perms").write_text(perms)
