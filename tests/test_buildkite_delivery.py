@@ -165,8 +165,8 @@ def test_permanent_errors_go_to_dead_letters(bk, monkeypatch, setup, status, nee
     si.add_token(TOKEN, None)
     r = server.cli("buildkite", "retry", "--all-dead", extra_env={"BUILDKITE_API_TOKEN": TOKEN})
     assert r.returncode == 0 and rec["id"] in r.stdout
-    wait_until(lambda: spool.ids("done"))
-    assert len(si.builds()) == 1 and spool.ids("dead") == [] and spool.ids("pending") == []
+    wait_until(lambda: spool.ids("done") and not spool.ids("pending") and not spool.holder())
+    assert len(si.builds()) == 1 and spool.ids("dead") == []
 
 
 def test_gives_up_after_the_configured_time(bk):
@@ -239,6 +239,8 @@ def test_token_never_in_logs_spool_argv_or_errors(bk, monkeypatch):
     wait_until(lambda: spool.ids("done") and not spool.holder(), timeout=20)
     tf.chmod(0o644)  # now refused: the error names the file, not the token
     push("release/1")
+    # the detached deliverer refuses the file and says why in the log (no token there)
+    wait_until(lambda: "mode 0644" in log_text(server) and not spool.holder())
     r = server.cli("buildkite", "deliver")
     assert r.returncode == 1 and "mode 0644" in r.stderr
     si.add_fault("status", status=500)
@@ -250,3 +252,23 @@ def test_token_never_in_logs_spool_argv_or_errors(bk, monkeypatch):
         if path.is_file() and path.name != "lock":
             texts.append(path.read_text())
     assert texts and all(TOKEN not in t for t in texts)
+
+
+def test_update_hook_record_of_a_rejected_push_never_builds(bk, tmp_path):
+    server, si, spool, push = bk
+    server.write_rc(bk_rc(si.api_url, extra="  autostart: false\n  commit_grace: 0.3\n"))
+    server.write_rc("hooks:\n  update:\n    - buildkite\n    - /bin/false\n", name="30-update.yaml")
+    wt = WorkTree(tmp_path / "wt2", server.env)
+    wt.commit("rejected later in the update hook")
+    r = wt.push(server.repo_base / "foo.git", "main")
+    assert r.returncode != 0  # /bin/false after us rejected the ref
+    (rec,) = spool.records("pending")
+    assert rec["source"] == "update"
+    assert deliver() == 0
+    (done,) = spool.records("done")
+    assert "never got the pushed commit" in done["skipped"] and si.received() == []
+    server.write_rc("hooks:\n  update:\n    - buildkite\n", name="30-update.yaml")
+    sha = wt.commit("accepted")
+    assert wt.push(server.repo_base / "foo.git", "main").returncode == 0
+    assert deliver() == 0
+    assert [b["commit"] for b in si.builds()] == [sha]

@@ -170,7 +170,13 @@ class Deliverer:
 
     # ------------------------------------------------------------------ one record
     def _commit_arrived(self, rec: Record) -> bool | None:
-        """For records spooled by the update hook: did the push really land the commit?"""
+        """For records spooled by the update hook, before git moved the ref: did it?
+
+        True once the ref contains the commit; None (ask again soon) within
+        ``commit_grace`` of the push; then False (the push was rejected after us).
+        git migrates a push's objects before the update hooks run, so the object being
+        there proves nothing; the ref is what counts.
+        """
         from gitolite_triggers.repos import repo_path
 
         git_dir = str(repo_path(self.rc, rec["repo"]))
@@ -179,9 +185,10 @@ class Deliverer:
             [
                 "git",
                 f"--git-dir={git_dir}",
-                "cat-file",
-                "-e",
-                f"{rec['body']['commit']}^{{commit}}",
+                "merge-base",
+                "--is-ancestor",
+                rec["body"]["commit"],
+                rec["ref"],
             ],
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -208,10 +215,14 @@ class Deliverer:
                 self.spool.save("pending", rec)
                 return
             if arrived is False:
-                rec["skipped"] = "the pushed commit never arrived (push rejected?)"
-                self._note(rec, "skipped: commit not in the repo after the push")
+                rec["skipped"] = (
+                    f"the ref never got the pushed commit (push rejected?) within {self.s.commit_grace:g}s"
+                )
+                self._note(rec, "skipped: the push did not update the ref")
                 self.spool.move(rec, "pending", "done")
-                self.log("skip", rec["repo"], rec["ref"], rec["new"], "commit never arrived")
+                self.log(
+                    "skip", rec["repo"], rec["ref"], rec["new"], "the push did not update the ref"
+                )
                 return
         http = self._http()
         url = self._builds_url(rec)
