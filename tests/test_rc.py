@@ -85,9 +85,9 @@ def test_remove_that_matches_nothing_warns_in_check(server: Server) -> None:
 
 
 def test_hook_lists_merge_like_trigger_lists(server: Server) -> None:
-    server.write_rc("hooks:\n  post-receive:\n    - a\n    - b\n")
-    server.write_rc("hooks:\n  post-receive:\n    - remove: a\n    - c\n", name="50-x.yaml")
-    assert [line.split("    #")[0] for line in show(server, "hooks.post-receive").splitlines()] == [
+    server.write_rc("hooks:\n  pre-receive:\n    - a\n    - b\n")
+    server.write_rc("hooks:\n  pre-receive:\n    - remove: a\n    - c\n", name="50-x.yaml")
+    assert [line.split("    #")[0] for line in show(server, "hooks.pre-receive").splitlines()] == [
         "b",
         "c",
     ]
