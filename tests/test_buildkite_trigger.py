@@ -5,6 +5,8 @@ and one record per (repo, ref, new commit) whichever registrations fire."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 
 import jsonschema
@@ -252,3 +254,30 @@ def test_inert_without_a_pipeline(server, tmp_path):
     assert r.returncode == 0 and r.stderr == ""
     assert not (server.admin_base / "buildkite").exists()
     assert time.monotonic() - t < 5
+
+
+def test_push_path_imports_no_heavy_modules(setup):
+    server, repos, wt = setup
+    sha = wt.commit("light")
+    assert wt.push(repos["foo"], "main").returncode == 0
+    spool = Spool(server.admin_base / "buildkite")
+    (rid,) = spool.ids("pending")
+    spool.path("pending", rid).unlink()  # so the run below really spools again
+    server.cli("rc", "show")  # a warm rc cache, as on a live server
+    code = (
+        "import sys\n"
+        "from gitolite_triggers.buildkite.trigger import main\n"
+        "main([])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('requests', 'yaml', 'jsonschema', 'urllib3')))\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        input=f"{'0' * 40} {sha} refs/heads/main\n",
+        env={**server.env, "GL_REPO": "foo"},
+        capture_output=True,
+        text=True,
+        cwd=server.home,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+    assert spool.ids("pending") == [rid]
