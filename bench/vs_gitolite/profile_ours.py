@@ -43,11 +43,12 @@ def _wall(
     env: dict[str, str],
     reps: int = 5,
     input: bytes | None = None,
+    cwd: Path | None = None,
 ) -> float:
     times = []
     for _ in range(reps):
         started = time.perf_counter()
-        account.run(argv, check=False, extra_env=env, input=input)
+        account.run(argv, check=False, extra_env=env, input=input, cwd=cwd)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
@@ -202,8 +203,37 @@ def profile(workdir: Path, out_md: Path, bindir: Path, log=print) -> Path:
             flush,
         ),
     }
+    target = home / "repositories" / f"{TARGET_REPO}.git"
+    master = (
+        account.run(["git", "--git-dir", str(target), "rev-parse", "refs/heads/master"])
+        .stdout.decode()
+        .strip()
+    )
+    hook_env = {
+        "GIT_DIR": ".",
+        "GL_USER": "admin",
+        "GL_REPO": TARGET_REPO,
+        "GL_TID": "1",
+        **trig_env,
+    }
+    zero = "0" * 40
+    hooks = {
+        "pre-receive": ([], f"{zero} {master} refs/heads/bench-profile\n".encode()),
+        "update": (["refs/heads/bench-profile", zero, master], None),
+        "post-receive": ([], f"{zero} {master} refs/heads/bench-profile\n".encode()),
+        "post-update": (["refs/heads/bench-profile"], None),
+    }
+    for hook, (args, stdin) in hooks.items():
+        walls[f"hook {hook} (one new branch; run in the repo as git would)"] = (
+            [str(target / "hooks" / hook), *args],
+            hook_env,
+            stdin,
+        )
     for label, (argv, env, stdin) in walls.items():
-        sections.append(f"| `{label}` | {_wall(account, argv, env, input=stdin) * 1000:.1f} |")
+        cwd = target if label.startswith("hook ") else None
+        sections.append(
+            f"| `{label}` | {_wall(account, argv, env, input=stdin, cwd=cwd) * 1000:.1f} |"
+        )
 
     sections += ["", "## Start-up imports (`python -X importtime`)", ""]
     for label, args, env, stdin in (
