@@ -12,8 +12,11 @@ This is gitolite's Load.pm behaviour (see docs/conf.md), re-done over our store:
   roles its ``gl-perms`` gives (plus ``@CREATOR`` for the creator);
 - rules: all of those (repo x user) rule lists, in global sequence order; first match wins.
 
-Filesystem state (existence, hooks, gl-creator, gl-perms) is read on every call, never
-cached: a wild repo may be created between two checks of one batch.
+A Checker lives for one query (or one bulk call such as ``readable``): it memoises the
+repo memberships it works out, so the C/D/M downgrade, the deny-rules option, the ^C
+pre-check and the rule collection of one query share them. A new query makes a new
+Checker, so filesystem state (existence, gl-creator, gl-perms) is read again: a wild
+repo may be created between two checks of one batch.
 """
 
 from __future__ import annotations
@@ -91,28 +94,36 @@ class Checker:
         self.group_patterns: list[str] = snap.header.get("group_patterns", [])
         self._groups: dict[str, list[str]] = {}
         self._payload: dict[str, Any] = {}
+        self._rms: dict[str, list[str]] = {}
+        self._missing: dict[str, bool] = {}
+        self._creator: dict[str, str] = {}
 
     # -- filesystem state ------------------------------------------------------------
     def path(self, repo: str) -> str:
         return f"{self.repo_base}/{repo}.git"
 
     def missing(self, repo: str) -> bool:
-        sanity(repo)
-        return not os.path.isdir(self.path(repo))
+        got = self._missing.get(repo)
+        if got is None:
+            sanity(repo)
+            got = self._missing[repo] = not os.path.isdir(self.path(repo))
+        return got
 
     def creator(self, repo: str) -> str:
         """gl-creator of an existing repo; ``$GL_USER`` for one not yet created (as gitolite)."""
         if self.missing(repo):
             return os.environ.get("GL_USER", "")
-        text = _read(self.path(repo) + "/gl-creator")
-        return "" if text is None else text.removesuffix("\n")
+        got = self._creator.get(repo)
+        if got is None:
+            text = _read(self.path(repo) + "/gl-creator")
+            got = self._creator[repo] = "" if text is None else text.removesuffix("\n")
+        return got
 
     def hook_present(self, repo: str) -> bool:
-        p = self.path(repo)
-        if not os.path.isdir(p):
+        if self.missing(repo):
             return True
         try:
-            return os.readlink(p + "/hooks/update") == self.hook_target
+            return os.readlink(self.path(repo) + "/hooks/update") == self.hook_target
         except OSError:
             return False
 
@@ -141,8 +152,14 @@ class Checker:
         return "" if base2 == repo else base2
 
     def repo_memberships(self, repo: str) -> list[str]:
-        """Repo keys whose rules and configs apply to ``repo``."""
-        exists = os.path.isdir(self.path(repo))
+        """Repo keys whose rules and configs apply to ``repo`` (memoised for this Checker)."""
+        got = self._rms.get(repo)
+        if got is None:
+            got = self._rms[repo] = self._repo_memberships(repo)
+        return got
+
+    def _repo_memberships(self, repo: str) -> list[str]:
+        exists = not self.missing(repo)
         base2 = self.generic_name(repo)
         out: dict[str, None] = {"@all": None}
         if repo.startswith("@") or not REPONAME_PATT.match(repo) or exists:

@@ -120,11 +120,19 @@ def _compile_locked(rc: Rc, conf_dir: Path, started: float, fire_triggers: bool)
     report = CompileReport(warnings=list(parsed.warnings), rules=parsed.seq)
     names = conf_repo_names(parsed)
     report.repos = len(names)
+    base = rc.repo_base
+    hook_target = str(repos_mod.common_hooks_dir(rc) / "update")
     for name in names:
-        path = repos_mod.repo_path(rc, name)
-        if path.is_dir():
-            if not repos_mod.hooks_ok(rc, path):
-                repos_mod.install_hooks(rc, path)
+        folder = f"{base}/{name}.git"
+        if os.path.isdir(folder):
+            try:
+                ok = (
+                    os.readlink(folder + "/hooks/update") == hook_target
+                )  # repos.hooks_ok, minus pathlib
+            except OSError:
+                ok = False
+            if not ok:
+                repos_mod.install_hooks(rc, Path(folder))
                 report.rehooked.append(name)
             continue
         where = parsed.where.get(name, ("conf/gitolite.conf", 0))

@@ -47,6 +47,7 @@ _GITWEB = re.compile(r"^(desc|owner|category) = (\S.*)")
 _NAME_VREF = re.compile(r"^(-|R\S+) \S.* = \S.*")
 _SKIP_BEGIN = re.compile(r"^= *begin (testconf|template-data)$")
 _SKIP_END = re.compile(r"^= *end$")
+_RW_C = re.compile(r"RW.*C")
 _QUOTED = re.compile(r"^['\"](.*)[\"']$", re.S)
 _GITWEB_KEYS = {
     "desc": "gitweb.description",
@@ -179,6 +180,7 @@ class _Parser:
         self.key_res = config_keys
         self.repolist: list[str] = []
         self.seen_cdm: set[str] = set()
+        self.good_refs: set[str] = set()
 
     def warn(self, f: str, n: int, msg: str) -> None:
         self.p.warnings.append(f"{f}:{n}: {msg}")
@@ -257,7 +259,7 @@ class _Parser:
         if "D" in perm and "D" not in self.seen_cdm:
             self.seen_cdm.add("D")
             cdm.append("DELETE_IS_D")
-        if re.search(r"RW.*C", perm) and "C" not in self.seen_cdm:
+        if _RW_C.search(perm) and "C" not in self.seen_cdm:
             self.seen_cdm.add("C")
             cdm.append("CREATE_IS_C")
         if "M" in perm and "M" not in self.seen_cdm:
@@ -278,9 +280,12 @@ class _Parser:
             if not USERNAME_PATT.match(u):
                 raise _LineError(f"bad username '{u}'")
         for r in refs:
+            if r in self.good_refs:
+                continue
             if not REPOPATT_PATT.match(r):
                 raise _LineError(f"bad ref '{r}'")
             _check_regex(r, f"bad refex '{r}'")
+            self.good_refs.add(r)
         if perm == "R" and any(r != "refs/.*" for r in refs):
             self.warn(f, n, f"doesn't make sense to supply a ref ('{refs[0]}') for 'R' rule")
         repos = self.p.repos
@@ -302,7 +307,9 @@ class _Parser:
         return g in ("all", "CREATOR") or g in self.roles
 
     def config(self, f: str, n: int, key: str, value: str, sugar: bool) -> None:
-        value = _QUOTED.sub(r"\1", value, count=1)
+        q = _QUOTED.match(value)
+        if q is not None:
+            value = q.group(1)
         if not sugar and not key.startswith("gitolite-options."):
             if not any(rx.match(key) for rx in self.key_res):
                 raise _LineError(
