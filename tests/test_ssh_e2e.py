@@ -515,7 +515,8 @@ def test_concurrent_clones_create_a_wild_repo_once(world: World, tmp_path: Path)
         results = list(
             pool.map(lambda i: _clone(world, "bob", "dev/bob/race", tmp_path / f"r{i}"), range(5))
         )
-    assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
+    failed = "\n----\n".join(r.stderr for r in results if r.returncode)
+    assert not failed, failed
     seq = triggers_only(since.records())
     assert seq.count(["PRE_CREATE", "dev/bob/race", "bob"]) == 1
     assert seq.count(["POST_CREATE", "dev/bob/race", "bob"]) == 1

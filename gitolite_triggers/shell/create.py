@@ -3,22 +3,22 @@
 PRE_CREATE (repo, user) -> ``git init --bare`` with our hooks -> ``gl-creator`` ->
 POST_CREATE (repo, user). A failing PRE_CREATE stops before anything is created; a
 failing POST_CREATE ends the session with its status (the repo stays, as in gitolite).
-Two sessions creating the same repo at once: the one whose ``mkdir`` of the repo dir wins
-fires the triggers and creates it; the other waits until it is ready, then goes on to the
-access check. A refusing PRE_CREATE leaves no directory behind.
+Creation holds an exclusive ``flock`` on the parent folder and builds the repo under a
+hidden name that is renamed into place, so of two sessions creating the same repo at once
+exactly one fires the triggers and creates it, the other finds it complete, and no
+session ever sees a half-made repo. A refusing PRE_CREATE leaves no directory behind.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import sys
-import time
 from pathlib import Path
 
 from gitolite_triggers.rc import Rc
 from gitolite_triggers.runner import Options, fire
-
-CLAIM_WAIT_SECONDS = 10.0
 
 
 def write_creator(path: os.PathLike[str] | str, user: str) -> None:
@@ -30,11 +30,8 @@ def write_creator(path: os.PathLike[str] | str, user: str) -> None:
     os.replace(tmp, target)
 
 
-def _claim(target: Path) -> list[Path] | None:
-    """Create ``target`` (and missing parents); None if another session already has it.
-
-    Returns the directories made, deepest last, so a refused creation can remove them.
-    """
+def _make_parents(target: Path) -> list[Path]:
+    """Create the missing parents of ``target``; return the ones made, outermost first."""
     made = []
     for parent in reversed(target.parents):
         if not parent.exists():
@@ -43,14 +40,10 @@ def _claim(target: Path) -> list[Path] | None:
                 made.append(parent)
             except FileExistsError:
                 pass
-    try:
-        target.mkdir()  # atomic: of two sessions creating the same repo, one wins
-    except FileExistsError:
-        return None
-    return [*made, target]
+    return made
 
 
-def _unclaim(made: list[Path]) -> None:
+def _remove_empty(made: list[Path]) -> None:
     for d in reversed(made):
         try:
             d.rmdir()
@@ -58,25 +51,36 @@ def _unclaim(made: list[Path]) -> None:
             break  # not empty: something else lives there now
 
 
-def create_wild_repo(rc: Rc, repo: str, user: str, opts: Options) -> int:
+def create_wild_repo(rc: Rc, repo: str, user: str, opts: Options) -> tuple[int, bool]:
+    """Create ``repo`` for ``user``; return (status, whether this session created it)."""
     from gitolite_triggers.repos import init_bare, repo_path
 
     target = repo_path(rc, repo)
-    made = _claim(target)
-    if made is None:
-        # The other session creates it and fires the triggers; wait (bounded) until it
-        # has finished, so our access check sees the repo with its hooks and creator.
-        deadline = time.monotonic() + CLAIM_WAIT_SECONDS
-        while not (target / "gl-creator").exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return 0
-    status = fire(rc, "PRE_CREATE", repo, user, opts=opts)
-    if status:
-        _unclaim(made)
-        print(
-            f"FATAL: PRE_CREATE trigger refused creating '{repo}' (exit {status})", file=sys.stderr
-        )
-        return status
-    path = init_bare(rc, repo)
-    write_creator(path, user)
-    return fire(rc, "POST_CREATE", repo, user, opts=opts)
+    made = _make_parents(target)
+    lock = os.open(target.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one creator per folder at a time
+        if os.path.lexists(target):
+            return 0, False  # a concurrent session created it while we waited
+        status = fire(rc, "PRE_CREATE", repo, user, opts=opts)
+        if status:
+            _remove_empty(made)
+            print(
+                f"FATAL: PRE_CREATE trigger refused creating '{repo}' (exit {status})",
+                file=sys.stderr,
+            )
+            return status, False
+        # Build it under a hidden name, then rename: nobody ever sees a half-made repo.
+        leaf = repo.rsplit("/", 1)
+        hidden = f".{leaf[-1]}.creating-{os.getpid()}"
+        tmp_repo = f"{leaf[0]}/{hidden}" if len(leaf) == 2 else hidden
+        try:
+            path = init_bare(rc, tmp_repo)
+            write_creator(path, user)
+            os.rename(path, target)
+        except BaseException:
+            shutil.rmtree(repo_path(rc, tmp_repo), ignore_errors=True)
+            raise
+    finally:
+        os.close(lock)
+    return fire(rc, "POST_CREATE", repo, user, opts=opts), True

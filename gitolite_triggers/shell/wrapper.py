@@ -129,10 +129,11 @@ def git_session(rc: Rc, user: str, req: GitRequest) -> int:
         if not is_denied(access(rc, repo, user, "^C", "any")):
             from gitolite_triggers.shell.create import create_wild_repo
 
-            status = create_wild_repo(rc, repo, user, opts)
+            status, created = create_wild_repo(rc, repo, user, opts)
+            if created:
+                glog.log(rc, "create", repo, user, aa)
             if status:
                 return status
-            glog.log(rc, "create", repo, user, aa)
 
     result = access(rc, repo, user, aa, "any")
     for name in ("ACCESS_CHECK", "ACCESS_1"):
