@@ -347,6 +347,14 @@ def test_wild_repo_created_by_clone(world: World, tmp_path: Path) -> None:
     assert r.returncode != 0 and "DENIED" in r.stderr
     assert not world.repo("dev/carol/x").exists()
 
+    work = tmp_path / "p"  # a push creates one too (attempted access W)
+    commit(work, "first")
+    alice = world.client("alice")
+    r = alice.git("-C", str(work), "push", alice.url("dev/alice/pushed"), "HEAD:refs/heads/master")
+    assert r.returncode == 0, r.stderr
+    assert (world.repo("dev/alice/pushed") / "gl-creator").read_text() == "alice\n"
+    assert "\tcreate\tdev/alice/pushed\talice\tW" in world.log()
+
 
 def test_info(world: World) -> None:
     r = world.client("alice").ssh("info")
