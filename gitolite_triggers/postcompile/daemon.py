@@ -25,22 +25,22 @@ def main(argv: list[str]) -> int:
 def _main(argv: list[str]) -> int:
     from gitolite_triggers.conf.query import physical_repos, readable
     from gitolite_triggers.rc import load_rc
-    from gitolite_triggers.repos import repo_path
 
     call = parse_call(argv)
     rc = load_rc()
     repos = [call.only_repo] if call.only_repo else physical_repos(rc)
     allowed = readable(rc, DAEMON_USER, repos)
+    base = rc.repo_base
     failed = 0
     for repo in repos:
-        path = repo_path(rc, repo)
-        flag = path / EXPORT_OK
+        path = f"{base}/{repo}.git"  # plain strings: pathlib costs more than the work here
+        flag = f"{path}/{EXPORT_OK}"
         try:
             if repo in allowed:
-                if not flag.exists() and path.is_dir():
+                if not os.path.exists(flag) and os.path.isdir(path):
                     os.close(os.open(flag, os.O_WRONLY | os.O_CREAT, 0o644))
-            elif flag.exists():
-                flag.unlink()
+            elif os.path.exists(flag):
+                os.unlink(flag)
         except OSError as e:
             failed += 1
             warn(PROG, f"{flag}: {e.strerror}")

@@ -10,6 +10,7 @@ from the conf leaves the key in place: only an explicit ``""`` removes it.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,11 +34,11 @@ def changes(wanted: dict[str, str], current: dict[str, str]) -> list[list[str]]:
     return todo
 
 
-def update_repo(path: Path, wanted: dict[str, str]) -> int:
+def update_repo(path: str, wanted: dict[str, str]) -> int:
     """Apply one repo's configs; return the number of failed ``git config`` runs."""
     if not wanted:
         return 0
-    config = path / "config"
+    config = Path(path, "config")
     failed = 0
     for args in changes(wanted, gitconfig_file.read(config)):
         proc = subprocess.run(  # noqa: S603
@@ -51,7 +52,7 @@ def update_repo(path: Path, wanted: dict[str, str]) -> int:
             failed += 1
             warn(
                 PROG,
-                f"{path.name}: git config {args[0]} failed: {proc.stderr.strip() or f'exit {proc.returncode}'}",
+                f"{path}: git config {args[0]} failed: {proc.stderr.strip() or f'exit {proc.returncode}'}",
             )
     return failed
 
@@ -63,15 +64,15 @@ def main(argv: list[str]) -> int:
 def _main(argv: list[str]) -> int:
     from gitolite_triggers.conf.query import configs_for, physical_repos
     from gitolite_triggers.rc import load_rc
-    from gitolite_triggers.repos import repo_path
 
     call = parse_call(argv)
     rc = load_rc()
     repos = [call.only_repo] if call.only_repo else physical_repos(rc)
+    base = rc.repo_base
     failed = 0
     for repo in repos:
-        path = repo_path(rc, repo)
-        if path.is_dir():
+        path = f"{base}/{repo}.git"  # plain strings: pathlib costs more than the work here
+        if os.path.isdir(path):
             failed += update_repo(path, configs_for(rc, repo))
     if failed:
         print(f"FATAL: {PROG}: {failed} git config change(s) failed (see above)", file=sys.stderr)
