@@ -169,7 +169,9 @@ def enqueue(
                 )
     # A new record always kicks. Leftovers (an earlier deliverer was killed) kick only
     # when no deliverer holds the lock: a running one re-reads the spool anyway.
-    if rc.buildkite.get("autostart", True) and (created or (spool.has_pending() and spool.holder() is None)):
+    if rc.buildkite.get("autostart", True) and (
+        created or (spool.has_pending() and spool.holder() is None)
+    ):
         kick(rc, s.spool_dir)
     return created
 
