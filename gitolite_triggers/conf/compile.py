@@ -29,9 +29,9 @@ from typing import Any
 from gitolite_triggers.conf.errors import ConfError
 from gitolite_triggers.conf.parse import Parsed, parse_conf
 from gitolite_triggers.conf.patterns import REPONAME_PATT, is_plain
+from gitolite_triggers.conf.store import store_path, write_store
 from gitolite_triggers.rc import Rc
 
-STORE_NAME = "compiled.rules"
 STORE_VERSION = 1
 
 
@@ -51,10 +51,6 @@ class CompileReport:
     rules: int = 0  # sequence numbers used (rule expansions + config lines)
     store_bytes: int = 0
     seconds: float = 0.0
-
-
-def store_path(rc: Rc) -> str:
-    return os.path.join(rc.admin_base, "conf", STORE_NAME)
 
 
 def conf_repo_names(parsed: Parsed) -> list[str]:
@@ -166,8 +162,6 @@ def _compile_locked(rc: Rc, conf_dir: Path, started: float, fire_triggers: bool)
 
 
 def _write(rc: Rc, header: dict[str, Any], entries: dict[str, Any]) -> int:
-    from gitolite_triggers.conf.store import write_store
-
     return write_store(store_path(rc), header, entries)
 
 

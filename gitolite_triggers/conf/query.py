@@ -13,9 +13,8 @@ from __future__ import annotations
 import os
 
 from gitolite_triggers.conf.check import Checker
-from gitolite_triggers.conf.compile import store_path
 from gitolite_triggers.conf.errors import AccessError
-from gitolite_triggers.conf.store import snapshot
+from gitolite_triggers.conf.store import snapshot, store_path
 from gitolite_triggers.rc import Rc
 
 __all__ = [

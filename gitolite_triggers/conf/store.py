@@ -34,10 +34,16 @@ from typing import Any
 
 from gitolite_triggers.conf.errors import StoreError
 
+STORE_NAME = "compiled.rules"
 MAGIC = b"GLTRULES"
 FORMAT = 1
 _HEAD = struct.Struct("<8sIIQQQ")
 _OFFS = struct.Struct("<QQ")
+
+
+def store_path(rc: Any) -> str:
+    """Where the compiled rules live: ``$GL_ADMIN_BASE/conf/compiled.rules``."""
+    return os.path.join(rc.admin_base, "conf", STORE_NAME)
 
 
 def _bucket(key: str, n: int) -> int:
@@ -157,7 +163,11 @@ def snapshot(path: str) -> Snapshot:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return Snapshot(None, ())
-    fst = os.fstat(fd)
-    snap = Snapshot(fd, (fst.st_dev, fst.st_ino, fst.st_mtime_ns, fst.st_size))
+    try:
+        fst = os.fstat(fd)
+        snap = Snapshot(fd, (fst.st_dev, fst.st_ino, fst.st_mtime_ns, fst.st_size))
+    except BaseException:
+        os.close(fd)
+        raise
     _cache[path] = snap
     return snap
