@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
+from hashlib import sha256
 from pathlib import Path
 
 import pytest
@@ -199,3 +201,32 @@ def test_setup_without_git_identity(server: Server, keys: dict[str, Path]) -> No
     author = bare_git(server, "gitolite-admin", "log", "-1", "--format=%an <%ae>").stdout.strip()
     assert author.startswith("git <git@"), author
     assert not (server.home / ".gitconfig").exists()  # nothing written to the account's config
+
+
+def test_rc_d_upgrade_replaces_unedited_and_removes_dropped_fragments(
+    server: Server, keys: dict[str, Path]
+) -> None:
+    fresh_setup(server, keys["admin"])
+    manifest = json.loads((server.rc_d / ".shipped.json").read_text())
+    assert set(manifest) == {p.name for p in SHIPPED_RC_D.glob("*.yaml")}
+    # pretend an older release shipped a different 10-defaults.yaml and a 05-old.yaml
+    older = b"# an older shipped text\nPOST_COMPILE:\n  - post-compile/ssh-authkeys\n"
+    (server.rc_d / "10-defaults.yaml").write_bytes(older)
+    (server.rc_d / "05-old.yaml").write_bytes(older)
+    (server.rc_d / "06-old-edited.yaml").write_bytes(b"SITE_INFO: mine now\n")
+    manifest.update(
+        {"10-defaults.yaml": sha256(older).hexdigest(), "05-old.yaml": sha256(older).hexdigest()}
+    )
+    manifest["06-old-edited.yaml"] = sha256(b"something else").hexdigest()
+    (server.rc_d / ".shipped.json").write_text(json.dumps(manifest))
+
+    r = server.cli("setup")
+    assert r.returncode == 0, r.stderr
+    assert (server.rc_d / "10-defaults.yaml").read_bytes() == (
+        SHIPPED_RC_D / "10-defaults.yaml"
+    ).read_bytes()
+    assert not (server.rc_d / "10-defaults.yaml.orig").exists()  # ours, not edited: no backup
+    assert "updated" in r.stdout
+    assert not (server.rc_d / "05-old.yaml").exists()
+    assert (server.rc_d / "06-old-edited.yaml").read_bytes() == b"SITE_INFO: mine now\n"
+    assert "kept" in r.stdout

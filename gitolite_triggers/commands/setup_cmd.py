@@ -23,6 +23,8 @@ the "repair everything" command when run again (bare ``setup``):
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import shutil
 import socket
@@ -104,31 +106,70 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 # -- 1. rc -------------------------------------------------------------------------
 
 
+SHIPPED_MANIFEST = ".shipped.json"
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def refresh_rc_d(rc_d: Path, shipped: Path = paths.SHIPPED_RC_D) -> list[str]:
-    """Copy the shipped fragments into ``rc_d``; return what was done, for the admin."""
+    """Bring the shipped fragments in ``rc_d`` up to date; return what was done.
+
+    ``.shipped.json`` remembers the hash of each fragment as installed, so an older
+    shipped text is replaced quietly, while a fragment the admin edited is kept beside
+    it as ``NAME.orig``. A fragment no longer shipped is removed if unedited. Files
+    the admin added are never touched.
+    """
     done: list[str] = []
     rc_d.mkdir(parents=True, exist_ok=True)
+    manifest_path = rc_d / SHIPPED_MANIFEST
+    try:
+        manifest: dict[str, str] = json.loads(manifest_path.read_text())
+    except (OSError, ValueError):
+        manifest = {}
+    new_manifest: dict[str, str] = {}
     for src in sorted(shipped.glob("*.yaml")):
         dst = rc_d / src.name
         text = src.read_bytes()
+        new_manifest[src.name] = _sha(text)
         try:
             current = dst.read_bytes()
         except FileNotFoundError:
             current = None
         if current == text:
             continue
-        if current is not None:
+        if current is None:
+            done.append(f"installed {dst}")
+        elif manifest.get(src.name) == _sha(current):
+            done.append(f"updated {dst}")
+        else:
             keep = dst.with_name(dst.name + ".orig")
             keep.write_bytes(current)
             done.append(
-                f"refreshed {dst} (the edited copy is kept as {keep.name}; put changes in a later fragment)"
+                f"refreshed {dst} (your edited copy is kept as {keep.name}; put changes in a later fragment)"
             )
+        _replace(dst, text)
+    for name, sha in manifest.items():
+        old = rc_d / name
+        if name in new_manifest or not old.is_file():
+            continue
+        if _sha(old.read_bytes()) == sha:
+            old.unlink()
+            done.append(f"removed {old} (no longer shipped)")
         else:
-            done.append(f"installed {dst}")
-        tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(text)
-        os.replace(tmp, dst)
+            done.append(f"kept {old}: no longer shipped, but you edited it")
+    if new_manifest != manifest:
+        _replace(
+            manifest_path, (json.dumps(new_manifest, indent=1, sort_keys=True) + "\n").encode()
+        )
     return done
+
+
+def _replace(dst: Path, data: bytes) -> None:
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, dst)
 
 
 def ensure_rc() -> list[str]:
