@@ -272,3 +272,15 @@ def test_20_concurrent_pushes_to_5_repos_make_one_build_each(world: World, tmp_p
     ) == Counter({(repo, branch, sha): 1 for _, _, repo, branch, sha in jobs})
     after = Counter(b["meta_data"]["gitolite_repo"] for b in world.si.builds())
     assert sum(after.values()) - sum(before.values()) == 20
+
+
+def test_check_covers_rc_and_rules_pipelines(world: World) -> None:
+    r = world.server.cli("buildkite", "check")
+    assert r.returncode == 0, r.stdout
+    assert "scopes: read_builds write_builds read_pipelines" in r.stdout
+    for pipe, where in (
+        (PIPELINE, "rc pipelines[0]"),
+        ("special", "option buildkite.pipeline of special"),
+        ("filtered", "option buildkite.pipeline of filtered"),
+    ):
+        assert f"ok   pipeline {ORG}/{pipe} ({where})" in r.stdout

@@ -281,3 +281,31 @@ def test_push_path_imports_no_heavy_modules(setup):
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
     assert spool.ids("pending") == [rid]
+
+
+def test_a_push_of_many_refs_is_one_quick_spool_pass(setup):
+    server, repos, wt = setup
+    shas = {}
+    for i in range(60):
+        shas[f"release/{i:02d}"] = wt.commit(f"many {i}")
+        wt.git("branch", f"release/{i:02d}")
+    wt.git("tag", "v-not-built")  # tags are off for foo
+    assert wt.push(repos["foo"], "--all").returncode == 0
+    recs = pending(server)
+    assert {r["body"]["branch"]: r["body"]["commit"] for r in recs} == {
+        **shas,
+        "main": shas["release/59"],
+    }
+    assert all(
+        r["body"]["message"] == f"many {int(r['body']['branch'][8:])}"
+        for r in recs
+        if r["body"]["branch"] != "main"
+    )
+    lines = [
+        ln
+        for f in (server.admin_base / "logs").glob("*.log")
+        for ln in f.read_text().splitlines()
+        if "\ttrigger\tpost-receive\t" in ln
+    ]
+    (line,) = lines
+    assert int(line.rsplit("\t", 1)[1].rstrip("ms")) < 3000, line  # 61 records: 2 git runs, not 61

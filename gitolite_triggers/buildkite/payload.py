@@ -29,29 +29,47 @@ def is_zero(sha: str) -> bool:
 
 
 def commit_infos(git_dir: str, objects: list[str]) -> dict[str, CommitInfo]:
-    """{pushed object name: its commit's info}; objects that are not commit-ish are absent."""
-    out: dict[str, CommitInfo] = {}
-    for obj in dict.fromkeys(objects):
-        # One object per run: git show stops at the first bad object in a list.
-        proc = subprocess.run(  # noqa: S603 - argv list
-            [
-                "git",
-                f"--git-dir={git_dir}",
-                "show",
-                "-s",
-                "--no-color",
-                "--format=%H%x00%an%x00%ae%x00%B",
-                f"{obj}^{{commit}}",
-                "--",
-            ],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-        )
-        if proc.returncode != 0:
-            continue
-        sha, name, email, message = proc.stdout.decode("utf-8", "replace").split("\0", 3)
-        out[obj] = CommitInfo(sha.strip(), name, email, message.rstrip("\n"))
-    return out
+    """{pushed object name: its commit's info}; objects that are not commit-ish are absent.
+
+    Two git runs whatever the number of refs (a push of hundreds of tags or branches must
+    not cost hundreds of processes): ``cat-file --batch-check`` peels each object to its
+    commit, then one ``log --no-walk --stdin`` prints them all.
+    """
+    objects = list(dict.fromkeys(objects))
+    if not objects:
+        return {}
+    git = ["git", f"--git-dir={git_dir}"]
+    peel = subprocess.run(  # noqa: S603 - argv list
+        [*git, "cat-file", "--batch-check=%(objectname) %(objecttype)"],
+        input="".join(f"{o}^{{commit}}\n" for o in objects).encode(),
+        capture_output=True,
+    )
+    commit_of: dict[str, str] = {}
+    for obj, line in zip(objects, peel.stdout.decode().splitlines(), strict=False):
+        parts = line.split()
+        if len(parts) == 2 and parts[1] == "commit":
+            commit_of[obj] = parts[0]
+    if not commit_of:
+        return {}
+    shown = subprocess.run(  # noqa: S603 - argv list
+        [
+            *git,
+            "log",
+            "--no-walk=unsorted",
+            "--stdin",
+            "--no-color",
+            "--format=%H%x00%an%x00%ae%x00%B%x00%x01",
+        ],
+        input="".join(f"{c}\n" for c in dict.fromkeys(commit_of.values())).encode(),
+        capture_output=True,
+    )
+    by_sha: dict[str, CommitInfo] = {}
+    for chunk in shown.stdout.decode("utf-8", "replace").split("\0\x01"):
+        fields = chunk.lstrip("\n").split("\0", 3)
+        if len(fields) == 4:
+            sha, name, email, message = fields
+            by_sha[sha] = CommitInfo(sha, name, email, message.rstrip("\n"))
+    return {obj: by_sha[c] for obj, c in commit_of.items() if c in by_sha}
 
 
 def build_body(

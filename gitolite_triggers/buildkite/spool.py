@@ -69,8 +69,11 @@ class Spool:
             os.close(fd)
         return tmp
 
-    def add(self, rec: Record) -> bool:
-        """Create ``pending/<id>`` unless this build is already pending, done or dead."""
+    def add(self, rec: Record, sync_dir: bool = True) -> bool:
+        """Create ``pending/<id>`` unless this build is already pending, done or dead.
+
+        With ``sync_dir=False`` the caller fsyncs the folder once after many adds
+        (``sync_pending``)."""
         self.ensure()
         rid = rec["id"]
         if any(self.path(s, rid).exists() for s in ("done", "dead")):
@@ -87,8 +90,12 @@ class Spool:
             with contextlib.suppress(FileNotFoundError):
                 self.path("pending", rid).unlink()
             return False
-        _fsync_dir(self.dir("pending"))
+        if sync_dir:
+            _fsync_dir(self.dir("pending"))
         return True
+
+    def sync_pending(self) -> None:
+        _fsync_dir(self.dir("pending"))
 
     def save(self, state: str, rec: Record) -> None:
         """Atomically write ``rec`` into ``state`` (replacing any earlier version there)."""

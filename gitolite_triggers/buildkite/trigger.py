@@ -155,7 +155,7 @@ def enqueue(
                 "maybe_posted": False,
                 "history": [],
             }
-            if spool.add(rec):
+            if spool.add(rec, sync_dir=False):
                 created.append(rid)
                 glog.log(
                     rc,
@@ -167,6 +167,8 @@ def enqueue(
                     f"{target.org}/{target.pipeline}",
                     f"id={rid}",
                 )
+    if created:
+        spool.sync_pending()
     # A new record always kicks. Leftovers (an earlier deliverer was killed) kick only
     # when no deliverer holds the lock: a running one re-reads the spool anyway.
     if rc.buildkite.get("autostart", True) and (
