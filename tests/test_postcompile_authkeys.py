@@ -93,12 +93,16 @@ def test_bad_keys_skipped_good_keys_still_written(server: Server, keys: dict[str
     (kd / "carol.pub").write_text(keys["carol"].read_text())
     (kd / "not-a-key.txt").write_text("ignored: not *.pub\n")
     (kd / "link.pub").symlink_to(keys["bob"])
+    (kd / "@admins.x.pub").write_text(keys["bob"].read_text())
+    (kd / "@laptop.pub").write_text(keys["bob"].read_text())
 
     r = run_post_compile(server.env, "ssh-authkeys", "POST_COMPILE")
     assert r.returncode == 0, r.stderr
     for name in ("garbage.pub", "broken.pub", "multi.pub", "opts.pub", "empty.pub", "link.pub"):
         assert f"keydir/{name}: skipped" in r.stderr, (name, r.stderr)
     assert "multi.pub: skipped: it has 2 lines" in r.stderr
+    assert "keydir/@admins.x.pub: skipped: '@admins.x' is not a valid user name" in r.stderr
+    assert "keydir/@laptop.pub: skipped: the file name gives no user name" in r.stderr
     assert "fingerprinting failed" in r.stderr
     assert "not-a-key" not in r.stderr
     lines = block_lines(authkeys(server).read_text())

@@ -33,8 +33,9 @@ END = "# gitolite-triggers end"
 SCRIPT = "gitolite-triggers"
 
 _USER_FROM_FILE = re.compile(r"(@[^.]+)?\.pub$")
-# gitolite's REPONAME_PATT without '/', which a file name cannot hold anyway.
-_USER_OK = re.compile(r"^@?[0-9a-zA-Z][-0-9a-zA-Z._@+]*$")
+# gitolite's USERNAME_PATT minus the leading '@' it tolerates: a user called '@admins'
+# would get the rules written for the group @admins.
+_USER_OK = re.compile(r"^[0-9a-zA-Z][-0-9a-zA-Z._@+]*$")
 # A key line: type, base64 blob, optional comment. No options in front (they would
 # let a key file change what sshd lets its owner do).
 _KEY_LINE = re.compile(r"^([a-z0-9][a-z0-9@.-]*)[ \t]+([A-Za-z0-9+/]+={0,3})(?:[ \t]+(.*))?$")
@@ -81,7 +82,10 @@ def read_key_files(keydir: Path) -> tuple[list[Key], list[str]]:
             continue
         user = user_from_filename(path.name)
         if not _USER_OK.match(user):
-            warnings.append(f"{shown}: skipped: '{user}' is not a valid user name")
+            why = (
+                f"'{user}' is not a valid user name" if user else "the file name gives no user name"
+            )
+            warnings.append(f"{shown}: skipped: {why}")
             continue
         try:
             text = path.read_bytes().decode("utf-8")
