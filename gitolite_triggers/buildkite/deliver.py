@@ -308,8 +308,10 @@ class Deliverer:
                     resets = [int(resp.json().get("reset"))]
                 except (ValueError, TypeError, AttributeError):
                     resets = []
+            # at least 1 s: a "reset in 0 s" answer must not turn into a busy loop
             wait = min(
-                float(max(resets)) if resets else self._backoff(rec), self.s.max_rate_limit_wait
+                max(1.0, float(max(resets))) if resets else self._backoff(rec),
+                self.s.max_rate_limit_wait,
             )
             wait += random.uniform(0, 0.25)  # noqa: S311
             self.not_before = max(self.not_before, time.time() + wait)
