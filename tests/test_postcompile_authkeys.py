@@ -192,3 +192,17 @@ def test_symlinked_authorized_keys_updates_the_target(
         real.read_text().startswith("# kept\n" + START)
         and key_blob(keys["alice"]) in real.read_text()
     )
+
+
+def test_missing_shell_script_fails_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gitolite_triggers.postcompile import ssh_authkeys
+
+    monkeypatch.setattr(ssh_authkeys.sys, "executable", str(tmp_path / "bin" / "python3"))
+    with pytest.raises(
+        ssh_authkeys.AuthkeysError, match=r"bin/gitolite-triggers is missing or not executable"
+    ):
+        ssh_authkeys.shell_command()
+    monkeypatch.undo()
+    assert ssh_authkeys.shell_command() == SHELL_SCRIPT
