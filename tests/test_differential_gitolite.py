@@ -11,6 +11,7 @@ code. gitolite runs in batch mode (``gitolite access % % PERM REF``); we run our
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -130,3 +131,112 @@ def test_differential_against_gitolite(
         w_code, w_out = ref.access_one(*q)
         p = server.cli("access", *q)
         assert (p.returncode, p.stdout.rstrip("\n")) == (w_code, w_out), q
+
+
+EDGE_CONF = """
+@g1 = alice
+@rg = r1 r2
+repo @all
+    R = @g1
+repo r1 r2 x.y plain
+    RW+ = bob
+    - master = carol
+    RW = carol
+repo r1
+    option deny-rules = 1
+    option deny-rules = 0
+repo r2
+    option deny-rules = 1
+repo @rg
+    RWC feature/ = dave
+    RW+D = erin
+repo w/CREATOR/..*
+    C = @all
+    RW+ = CREATOR
+    RW = WRITERS
+    R = READERS
+repo a|b/c
+    RW = frank
+"""
+EDGE_WILD = [
+    ("w/alice/one", "alice", "@READERS bob\nWRITERS = @g1\n# c\n"),
+    ("w/bob/two", "bob", "READERS @all\n"),
+]
+EDGE_QUERIES = [
+    ("r1", "carol", "R", "any"),
+    ("r2", "carol", "R", "any"),
+    ("r1", "carol", "W", "master"),
+    ("r2", "alice", "R", "any"),
+    ("r1", "dave", "C", "feature/x"),
+    ("r1", "dave", "C", "other"),
+    ("r1", "erin", "D", "x"),
+    ("plain", "erin", "D", "x"),
+    ("plain", "bob", "D", "x"),
+    ("x.y", "bob", "R", "any"),
+    ("xzy", "bob", "R", "any"),
+    ("@rg", "dave", "W", "any"),
+    ("@g1", "bob", "R", "any"),
+    ("r1", "@g1", "R", "any"),
+    ("w/alice/one", "bob", "R", "any"),
+    ("w/alice/one", "bob", "W", "any"),
+    ("w/alice/one", "alice", "+", "x"),
+    ("w/bob/two", "zed", "R", "any"),
+    ("w/bob/two", "alice", "W", "any"),
+    ("w/alice/new", "alice", "^C", "any"),
+    ("w/bob/one", "alice", "^C", "any"),
+    ("abc", "frank", "W", "any"),
+    ("b/c", "frank", "W", "any"),
+    ("axx", "frank", "R", "any"),
+    ("gone", "bob", "R", "any"),
+    ("hooked", "bob", "W", "any"),
+    ("r1", "bob", "W", "VREF/NAME/x"),
+    ("r1", "bob", "^C", "any"),
+    ("r1", "bob", "M", "master"),
+    ("r1", "bob", "W", "refs/tags/v1"),
+]
+
+
+def test_differential_edge_cases(server: Server, tmp_path: Path) -> None:
+    """Hand-picked corners: deny-rules switched off again, a deleted plain repo, a repo whose
+    update hook was replaced, role lines with '@' and '=', a top-level alternation pattern,
+    a user named like a group, VREF fallthru; single form and batch, both GL_USER states."""
+    require_gitolite()
+    conf = EDGE_CONF + "repo gone hooked\n    RW+ = bob\n"
+    ref = GitoliteRef(tmp_path / "gitolite-home")
+    ref.setup()
+    ref.write_conf(conf)
+    ref.compile()
+    for repo, creator, perms in EDGE_WILD:
+        ref.create_wild(repo, creator, perms, init=False)
+    ref.rehook()
+    (server.admin_base / "conf").mkdir(parents=True)
+    (server.admin_base / "conf" / "gitolite.conf").write_text(conf)
+    assert server.cli("compile").returncode == 0
+    rc = load_rc()
+    for repo, creator, perms in EDGE_WILD:
+        path = repos.repo_path(rc, repo)
+        (path / "hooks").mkdir(parents=True)
+        repos.install_hooks(rc, path)
+        (path / "gl-creator").write_text(creator + "\n")
+        (path / "gl-perms").write_text(perms)
+    for base in (ref.repo_base, server.repo_base):
+        shutil.rmtree(base / "gone.git")
+        hook = base / "hooked.git" / "hooks" / "update"
+        hook.unlink()
+        hook.write_text("#!/bin/sh\n")
+    batch = [
+        q for q in EDGE_QUERIES if not q[3].startswith("VREF/")
+    ]  # gitolite's batch skips the VREF tweak
+    for gl_user in (None, "alice"):
+        want = ref.access_batch(batch, gl_user=gl_user)
+        got = _ours_batch(server, batch, gl_user)
+        assert got == [("1" if "DENIED" in w else "0", w) for w in want], gl_user
+    # the single form, exit codes included (a sample: each call is a process on both sides)
+    single = [(q, None) for q in EDGE_QUERIES[::4]] + [
+        (EDGE_QUERIES[-4], None),
+        (EDGE_QUERIES[19], "alice"),
+    ]
+    for q, gl_user in single:
+        w_code, w_out = ref.access_one(*q, gl_user=gl_user)
+        p = server.cli("access", *q, extra_env={"GL_USER": gl_user} if gl_user else {})
+        assert (p.returncode, p.stdout.rstrip("\n")) == (w_code, w_out), (q, gl_user)
