@@ -246,3 +246,13 @@ def test_bulk_queries(server: Server) -> None:
     assert query.physical_repos(rc) == ["pub/p", "r1", "r2", "r3", "team/x"]
     assert query.readable(rc, "u", ["r1", "r2", "r3", "nope", "bad;"]) == {"r1", "r2"}
     assert query.readable(rc, "v", query.physical_repos(rc)) == {"r3", "team/x"}
+
+
+def test_more_bad_repo_names(server: Server) -> None:
+    compile_text(server, "repo foo\n  RW+ = u\n")
+    with pytest.raises(AccessError, match="ends with a '/'"):
+        acc("foo/", "u")
+    with pytest.raises(AccessError, match="contains '.git/'"):
+        acc("a.git/b", "u")
+    with pytest.raises(AccessError, match="invalid repo ''"):
+        acc("", "u")

@@ -188,3 +188,13 @@ def test_checks_racing_compiles_see_old_or_new_never_a_mix(server: Server) -> No
     assert failed >= 1 and compiles >= 6
     # both states were really seen while the checker ran
     assert set(out_lines) == answers, (compiles, set(out_lines))
+
+
+def test_repo_that_cannot_be_created_names_its_conf_line(server: Server) -> None:
+    write_conf(server, "repo fine\n  R = u\n\nrepo blocked\n  R = u\n")
+    server.repo_base.mkdir(parents=True, exist_ok=True)
+    (server.repo_base / "blocked.git").write_text("a file where the repo should go")
+    p = server.cli("compile")
+    assert p.returncode == 1
+    assert "\nFATAL: conf/gitolite.conf:4: creating repo 'blocked' failed: " in p.stderr
+    assert not Path(store_path(load_rc())).exists()  # nothing compiled yet, so nothing in force

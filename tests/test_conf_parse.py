@@ -313,3 +313,8 @@ def test_missing_conf_file(tmp_path: Path) -> None:
 def test_testconf_block_skipped(tmp_path: Path) -> None:
     p = conf(tmp_path, "repo foo\n  R = u\n=begin testconf\nthis is not conf\n= end\n  RW = v\n")
     assert set(p.repos["foo"]) == {"u", "v"}
+
+
+def test_bad_git_config_keys_regex_is_reported(tmp_path: Path) -> None:
+    msg = error(tmp_path, "repo foo\n  R = u\n", config_keys="core\\..* gitweb\\.(")
+    assert msg.startswith("rc:0: GIT_CONFIG_KEYS entry 'gitweb\\.(' is not a valid regex")
