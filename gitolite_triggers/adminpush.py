@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib
 import os
 import subprocess
 import sys
@@ -97,15 +98,24 @@ def check_tree(env: dict[str, str], commit: str) -> None:
             f"the pushed tree has a top-level '{bad[0]}'; {', '.join(FORBIDDEN_TOP)} are the server's own "
             "folders in $GL_ADMIN_BASE and cannot come from gitolite-admin (move it, e.g. under local/)"
         )
-    from gitolite_triggers.conf.compile import STORE_NAME
-
     # The compiled rules live in conf/ too: a pushed copy would be checked out over them.
+    store = _store_name()
     for path in _git(env, "ls-tree", "--name-only", commit, "--", "conf/").splitlines():
         name = path.removeprefix("conf/")
-        if name.startswith((STORE_NAME, ".")):
+        if name.startswith((store, ".")):
             raise AdminPushError(
                 f"the pushed tree has '{path}'; that name is the server's own (the compiled rules)"
             )
+
+
+def _store_name() -> str:
+    """The compiled store's file name in conf/ (the rules module's; not part of its API)."""
+    for module in ("gitolite_triggers.conf.store", "gitolite_triggers.conf.compile"):
+        try:
+            return str(importlib.import_module(module).STORE_NAME)
+        except (ImportError, AttributeError):
+            continue
+    return "compiled.rules"
 
 
 def checkout(env: dict[str, str], commit: str) -> None:
@@ -249,7 +259,21 @@ def _apply(rc: Rc, git_dir: Path, env: dict[str, str], branch: str, base: Path) 
         relink_all_hooks(rc)
     from gitolite_triggers.runner import Options, fire
 
-    return fire(rc, "POST_COMPILE", opts=Options())
+    status = fire(rc, "POST_COMPILE", opts=Options())
+    if status:
+        _say(
+            f"WARNING: the new rules are in force, but POST_COMPILE stopped with status {status} "
+            "(see above); authorized_keys and the lists may be stale until the server's admin runs "
+            "`gitolite-triggers setup` or `gitolite-triggers trigger POST_COMPILE`"
+        )
+        glog.log(
+            rc,
+            "warn",
+            ADMIN_REPO,
+            user,
+            f"POST_COMPILE after admin push {new[:12]} exited {status}",
+        )
+    return status
 
 
 def _summary(report: object) -> str:

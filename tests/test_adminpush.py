@@ -217,3 +217,19 @@ def test_post_compile_programs_do_not_see_the_admin_repo(
         for k in seen[0]["env"]
         if k in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_QUARANTINE_PATH")
     ]
+
+
+def test_post_compile_failure_is_reported(server: Server, admin: Path, tmp_path: Path) -> None:
+    local = tmp_path / "local"
+    (local / "triggers").mkdir(parents=True)
+    fail = local / "triggers" / "fail"
+    fail.write_text("#!/bin/sh\necho 'cannot reach the mirror' >&2\nexit 3\n")
+    fail.chmod(0o755)
+    server.write_rc(f"LOCAL_CODE: {local}\nPOST_COMPILE:\n  - fail\n", name="50-fail.yaml")
+    (admin / "conf" / "gitolite.conf").write_text(GOOD_CONF)
+    commit_all(admin, server.env, "rules, then a failing POST_COMPILE program")
+    r = push_as(server, admin, "admin")
+    assert r.returncode == 0
+    assert "remote: cannot reach the mirror" in r.stderr
+    assert "the new rules are in force, but POST_COMPILE stopped with status 3" in r.stderr
+    assert can(server, "foo", "alice", "W")  # the rules did change
