@@ -198,3 +198,14 @@ def test_repo_that_cannot_be_created_names_its_conf_line(server: Server) -> None
     assert p.returncode == 1
     assert "\nFATAL: conf/gitolite.conf:4: creating repo 'blocked' failed: " in p.stderr
     assert not Path(store_path(load_rc())).exists()  # nothing compiled yet, so nothing in force
+
+
+def test_repo_group_member_escaping_the_repo_base_refused(server: Server) -> None:
+    write_conf(server, "@rg = ok a/../../escape\nrepo @rg\n  R = u\n")
+    p = server.cli("compile")
+    assert p.returncode == 1
+    assert (
+        "FATAL: conf/gitolite.conf:1: bad reponame 'a/../../escape' (a member of a repo group): contains '..'"
+        in p.stderr
+    )
+    assert not (server.home / "escape.git").exists() and not (server.repo_base / "ok.git").exists()

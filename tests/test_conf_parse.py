@@ -318,3 +318,17 @@ def test_testconf_block_skipped(tmp_path: Path) -> None:
 def test_bad_git_config_keys_regex_is_reported(tmp_path: Path) -> None:
     msg = error(tmp_path, "repo foo\n  R = u\n", config_keys="core\\..* gitweb\\.(")
     assert msg.startswith("rc:0: GIT_CONFIG_KEYS entry 'gitweb\\.(' is not a valid regex")
+
+
+def test_repo_names_that_would_escape_the_repo_base(tmp_path: Path) -> None:
+    assert (
+        error(tmp_path, "repo a/../../etc\n  R = u\n")
+        == "conf/gitolite.conf:1: bad reponame 'a/../../etc': contains '..'"
+    )
+    assert (
+        error(tmp_path, "repo a/\n") == "conf/gitolite.conf:1: bad reponame 'a/': ends with a '/'"
+    )
+    assert (
+        error(tmp_path, "repo x.git/y\n")
+        == "conf/gitolite.conf:1: bad reponame 'x.git/y': contains '.git/'"
+    )

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from gitolite_triggers.conf.errors import ConfError
-from gitolite_triggers.conf.parse import Parsed, parse_conf
+from gitolite_triggers.conf.parse import Parsed, parse_conf, unsafe_repo_name
 from gitolite_triggers.conf.patterns import REPONAME_PATT, is_plain
 from gitolite_triggers.conf.store import store_path, write_store
 from gitolite_triggers.rc import Rc
@@ -115,6 +115,17 @@ def _compile_locked(rc: Rc, conf_dir: Path, started: float, fire_triggers: bool)
     parsed = parse_conf(conf_dir, rc.get("ROLES"), rc.get("GIT_CONFIG_KEYS"))
     report = CompileReport(warnings=list(parsed.warnings), rules=parsed.seq)
     names = conf_repo_names(parsed)
+    unsafe = [(n, why) for n in names if (why := unsafe_repo_name(n))]
+    if unsafe:  # only group members get here: repo lines are checked by the parser
+        raise ConfError(
+            [
+                (
+                    *parsed.where.get(n, ("conf/gitolite.conf", 0)),
+                    f"bad reponame '{n}' (a member of a repo group): {why}",
+                )
+                for n, why in unsafe
+            ]
+        )
     report.repos = len(names)
     base = rc.repo_base
     hook_target = str(repos_mod.common_hooks_dir(rc) / "update")

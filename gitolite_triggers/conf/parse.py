@@ -215,7 +215,7 @@ class _Parser:
             return
         m = _GROUP.match(line)
         if m is not None:
-            self.group(m.group(1), m.group(2).split())
+            self.group(f, n, m.group(1), m.group(2).split())
             return
         m = _REPO.match(line)
         if m is not None:
@@ -229,7 +229,7 @@ class _Parser:
             raise _LineError(f"syntax error: '{line}' (an option/desc/owner line needs '= value')")
         raise _LineError(f"syntax error: '{line}'")
 
-    def group(self, lhs: str, rhs: list[str]) -> None:
+    def group(self, f: str, n: int, lhs: str, rhs: list[str]) -> None:
         if not REPONAME_PATT.match(lhs):
             raise _LineError(f"bad group '{lhs}'")
         for item in rhs:
@@ -238,6 +238,7 @@ class _Parser:
         members = self.p.groups.setdefault(lhs, {})
         for item in self.expand(rhs):
             members.setdefault(item, None)
+            self.p.where.setdefault(item, (f, n))
 
     def repo_line(self, f: str, n: int, items: list[str]) -> None:
         self.repolist = []
@@ -249,6 +250,10 @@ class _Parser:
                 raise _LineError(f"bad reponame '{item}'")
             if not REPONAME_PATT.match(item):
                 _check_regex("^" + item + "$", f"bad repo pattern '{item}'")
+            else:
+                bad = unsafe_repo_name(item)
+                if bad:
+                    raise _LineError(f"bad reponame '{item}': {bad}")
             self.repolist.append(item)
             self.p.where.setdefault(item, (f, n))
 
@@ -321,6 +326,17 @@ class _Parser:
         item = (self.p.seq, key, value)
         for repo in self.repolist:
             self.p.configs.setdefault(repo, []).append(item)
+
+
+def unsafe_repo_name(name: str) -> str:
+    """Why a plain repo name must not become a folder (gitolite refuses these at access time)."""
+    if name.endswith("/"):
+        return "ends with a '/'"
+    if ".." in name:
+        return "contains '..'"
+    if ".git/" in name:
+        return "contains '.git/'"
+    return ""
 
 
 class _LineError(Exception):
