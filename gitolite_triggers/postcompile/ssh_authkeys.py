@@ -212,15 +212,18 @@ def build(
     return "\n".join([*before, *block, *after]) + "\n", warnings
 
 
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="surrogateescape")
+    except FileNotFoundError:
+        return ""
+
+
 def run(home: Path, admin_base: Path, options: str) -> int:
     keydir = admin_base / "keydir"
     if not keydir.is_dir():
         return 0  # gitolite: nothing to do before there is a keydir
     script = shell_command()
-    keys, warnings = read_key_files(keydir)
-    keys, more = fingerprint_check(keys)
-    warnings.extend(more)
-
     ssh = home / ".ssh"
     if not ssh.is_dir():
         ssh.mkdir(mode=0o700, parents=True)
@@ -229,10 +232,11 @@ def run(home: Path, admin_base: Path, options: str) -> int:
     ak = ssh / "authorized_keys"
     if ak.is_symlink():
         ak = ak.resolve()  # an admin's symlinked file: update its target, keep the link
-    try:
-        existing = ak.read_text(encoding="utf-8", errors="surrogateescape")
-    except FileNotFoundError:
-        existing = ""
+    existing = _read(ak)  # before the (slower) key checks, so a change meanwhile is seen
+
+    keys, warnings = read_key_files(keydir)
+    keys, more = fingerprint_check(keys)
+    warnings.extend(more)
     new, dups = build(existing, keys, script, options, str(ak))
     warnings.extend(dups)
     for w in warnings:
@@ -243,11 +247,7 @@ def run(home: Path, admin_base: Path, options: str) -> int:
         return 0
     # Someone else (an admin's editor, another compile) changed the file meanwhile:
     # refuse rather than lose their change.
-    try:
-        now = ak.read_text(encoding="utf-8", errors="surrogateescape")
-    except FileNotFoundError:
-        now = ""
-    if now != existing:
+    if _read(ak) != existing:
         raise AuthkeysError(
             f"{ak} changed while keys were being collected; nothing written, run it again"
         )
