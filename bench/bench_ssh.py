@@ -123,6 +123,25 @@ def main() -> int:
                 assert r.returncode == 0 and "refs/heads/master" in r.stdout, r.stderr
                 ts.append(d)
             overhead = statistics.median(tw) - statistics.median(ts)
+            # The wrapper alone, no ssh: a whole ls-remote-like session (the client's
+            # flush packet on stdin), run as sshd would run it.
+            env = {
+                **server.env,
+                "SSH_ORIGINAL_COMMAND": "git-upload-pack 'bench'",
+                "SSH_CONNECTION": "127.0.0.1 1 127.0.0.1 22",
+            }
+            td: list[float] = []
+            for _ in range(ns.rounds):
+                t = time.monotonic()
+                r = subprocess.run(
+                    [str(Path(sys.executable).parent / "gitolite-triggers"), "shell", "alice"],
+                    env=env,
+                    input=b"0000",
+                    capture_output=True,
+                    cwd=server.home,
+                )
+                td.append(time.monotonic() - t)
+                assert r.returncode == 0 and b"refs/heads/master" in r.stdout, r.stderr
 
             # ---- concurrent load
             pushers = []
@@ -215,6 +234,10 @@ Command: `.venv/bin/python bench/bench_ssh.py --rounds {ns.rounds} --fetches {ns
 | `git shell -c "$SSH_ORIGINAL_COMMAND"` (no checks at all) | {ms(ts)} |
 
 Wrapper overhead (difference of medians): **{1000 * overhead:.0f} ms** per session.
+
+The wrapper alone, without ssh (`gitolite-triggers shell alice` with SOC `git-upload-pack 'bench'`
+and the client's flush packet on stdin: rc cache, access check, triggers incl. the shipped
+in-process Buildkite POST_GIT program, git upload-pack, log): {ms(td)}.
 
 ## Concurrent load: {ns.fetches} clones + {ns.pushes} pushes started at once
 
