@@ -113,14 +113,24 @@ def _times() -> list[str]:
 def git_session(rc: Rc, user: str, req: GitRequest) -> int:
     from gitolite_triggers.repos import repo_path
 
-    repo, aa, verb = req.repo, req.access, req.verb
+    repo = req.repo
     os.environ["GL_REPO"] = repo
     path = repo_path(rc, repo)
     if not inside_repo_base(rc, path):
         return die(rc, f"repo '{repo}' resolves outside the repo base; refused")
+    from gitolite_triggers.conf.errors import AccessError
+
+    try:
+        return _checked_session(rc, user, req, path)
+    except AccessError as e:  # bad input to the access check: gitolite's FATAL, no traceback
+        return die(rc, str(e))
+
+
+def _checked_session(rc: Rc, user: str, req: GitRequest, path: Path) -> int:
     from gitolite_triggers.conf.query import access, is_denied
     from gitolite_triggers.runner import Options, fire
 
+    repo, aa, verb = req.repo, req.access, req.verb
     opts = Options(stdout_to_stderr=True)
 
     if not path.is_dir():
