@@ -272,3 +272,23 @@ def test_update_hook_record_of_a_rejected_push_never_builds(bk, tmp_path):
     assert wt.push(server.repo_base / "foo.git", "main").returncode == 0
     assert deliver() == 0
     assert [b["commit"] for b in si.builds()] == [sha]
+
+
+def test_push_returns_while_the_endpoint_is_still_answering(server, tmp_path):
+    with running_standin() as si:
+        si.add_fault("slow", seconds=3)
+        server.write_rc(
+            bk_rc(si.api_url).replace("read_timeout: 1", "read_timeout: 10")
+        )  # autostart on
+        repo = init_bare(load_rc(), "foo")
+        wt = WorkTree(tmp_path / "wt", {**server.env, "BUILDKITE_API_TOKEN": TOKEN})
+        sha = wt.commit("fast push, slow Buildkite")
+        t = time.monotonic()
+        assert wt.push(repo, "main").returncode == 0
+        took = time.monotonic() - t
+        assert took < 2.5, took
+        assert si.builds() == []  # the build is still being made: the push did not wait for it
+        wait_until(lambda: si.builds(), timeout=20)
+        assert [b["commit"] for b in si.builds()] == [sha]
+        spool = Spool(server.admin_base / "buildkite")
+        wait_until(lambda: not spool.ids("pending") and not spool.holder())
