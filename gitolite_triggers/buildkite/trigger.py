@@ -23,12 +23,14 @@ import re
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from gitolite_triggers import glog
 from gitolite_triggers.buildkite import config
-from gitolite_triggers.buildkite.payload import build_body, commit_infos, is_zero
-from gitolite_triggers.buildkite.spool import Spool, delivery_id
 from gitolite_triggers.rc import Rc, load_rc
+
+if TYPE_CHECKING:
+    from gitolite_triggers.buildkite.spool import Spool
 
 SHA = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64})$")
 Update = tuple[str, str, str]
@@ -117,6 +119,10 @@ def enqueue(
     target = target or config.target_for(rc, repo)
     if target is None:
         return []
+    # Imported here, not at the top: an unconfigured repo's push never pays for them.
+    from gitolite_triggers.buildkite.payload import build_body, commit_infos, is_zero
+    from gitolite_triggers.buildkite.spool import Spool, delivery_id
+
     wanted = [
         (old, new, ref, branch)
         for old, new, ref in updates
