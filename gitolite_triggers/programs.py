@@ -10,11 +10,9 @@ Lookup order (docs/rc.md):
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from gitolite_triggers.paths import BUILTIN_TRIGGERS_DIR
 
@@ -23,14 +21,22 @@ ENTRY_POINT_GROUP = "gitolite_triggers.programs"
 Callable_ = Callable[[list[str]], int | None]
 
 
-@dataclass
 class Resolved:
-    """Either a command prefix to exec (``argv0``) or an in-process callable."""
+    """Either a command prefix to exec or an in-process callable (a plain class: no dataclasses import on the hot path)."""
 
-    name: str
-    command: list[str] | None = None
-    func: Callable_ | None = None
-    where: str = ""
+    __slots__ = ("name", "command", "func", "where")
+
+    def __init__(
+        self,
+        name: str,
+        command: list[str] | None = None,
+        func: Callable_ | None = None,
+        where: str = "",
+    ) -> None:
+        self.name = name
+        self.command = command
+        self.func = func
+        self.where = where
 
 
 class NotFound(Exception):
@@ -53,6 +59,8 @@ def _builtin(program: str) -> str | None:
 
 def load_callable(spec: str) -> Callable_:
     """Import ``package.module:function``; raise NotFound with the reason."""
+    import importlib
+
     module_name, _, func_name = spec.partition(":")
     try:
         module = importlib.import_module(module_name)

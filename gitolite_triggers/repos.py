@@ -10,7 +10,6 @@ Python stub with this interpreter in its shebang that calls
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -102,6 +101,8 @@ def hooks_ok(rc: Rc, path: Path) -> bool:
 
 def init_bare(rc: Rc, repo: str) -> Path:
     """``git init --bare`` the repo (and parent dirs), drop git's sample description, add hooks."""
+    import subprocess
+
     path = repo_path(rc, repo)
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(  # noqa: S603

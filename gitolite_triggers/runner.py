@@ -20,31 +20,45 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from gitolite_triggers import glog
 from gitolite_triggers.programs import NotFound, Resolved, resolve
 from gitolite_triggers.rc import Rc
 
+if TYPE_CHECKING:
+    import subprocess
+
 TIMEOUT_STATUS = 124
 KILL_GRACE_SECONDS = 2.0
 
 
-@dataclass
 class Options:
-    """How the caller wants a sequence run."""
+    """How the caller wants a sequence run.
 
-    stdout_to_stderr: bool = False
-    verbose: bool = False
-    dry_run: bool = False
-    stdin_data: bytes | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
-    out: TextIO | None = None  # where -v / --dry-run lines go (default: stderr)
+    A plain class, not a dataclass: importing dataclasses costs every ssh session a few ms.
+    """
+
+    __slots__ = ("stdout_to_stderr", "verbose", "dry_run", "stdin_data", "env", "out")
+
+    def __init__(
+        self,
+        stdout_to_stderr: bool = False,
+        verbose: bool = False,
+        dry_run: bool = False,
+        stdin_data: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        out: TextIO | None = None,
+    ) -> None:
+        self.stdout_to_stderr = stdout_to_stderr
+        self.verbose = verbose
+        self.dry_run = dry_run
+        self.stdin_data = stdin_data
+        self.env: Mapping[str, str] = env or {}
+        self.out = out  # where -v / --dry-run lines go (default: stderr)
 
 
 def trigger_env(
@@ -155,6 +169,8 @@ def _quote(word: str) -> str:
 def _run_program(
     target: Resolved, argv: list[str], env: dict[str, str], entry: Mapping[str, Any], opts: Options
 ) -> tuple[int, str]:
+    import subprocess  # only when an external program runs: sessions without one skip it
+
     stdout = sys.stderr.fileno() if opts.stdout_to_stderr else None
     stdin = subprocess.PIPE if opts.stdin_data is not None else subprocess.DEVNULL
     if opts.stdout_to_stderr:
@@ -195,6 +211,8 @@ def _run_program(
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    import subprocess
+
     for sig, grace in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, None)):
         try:
             os.killpg(proc.pid, sig)
