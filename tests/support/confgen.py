@@ -127,7 +127,14 @@ def generate(
             refs = " ".join(r for r in rnd.sample(REFEXES, rnd.randint(0, 2)) if r)
             if perm == "C":
                 refs = ""
-            out.append(f"    {perm:<7} {refs} = {userlist(wild)}".replace("  =", " ="))
+            users = userlist(wild)
+            style = rnd.random()
+            if style < 0.1:  # formatting noise gitolite's clean-up absorbs
+                out.append(f"\t{perm}\t{refs}={users}\t# a comment")
+            elif style < 0.15:
+                out.append(f"{perm}   {refs}   =   {users}")
+            else:
+                out.append(f"    {perm:<7} {refs} = {users}".replace("  =", " ="))
         if rnd.random() < 0.2:
             out.append("    option deny-rules = 1")
         if rnd.random() < 0.1:
@@ -144,7 +151,11 @@ def generate(
         k = rnd.choice([1, 1, 1, 2, 3])
         names = shuffled[pos : pos + k]
         pos += k
-        blocks.append([f"repo {' '.join(names)}", *rules(False)])
+        shown = [n + ".git" if rnd.random() < 0.03 else n for n in names]  # '.git' is dropped
+        block = [f"repo {' '.join(shown)}", *rules(False)]
+        if rnd.random() < 0.02:
+            block += ["= begin testconf", "    RW+ = @all", "= end"]  # skipped by both
+        blocks.append(block)
     for p in PATTERNS:
         blocks.append(
             [f"repo {p}", "    C = " + userlist(False).replace("CREATOR", "u1"), *rules(True)]
