@@ -178,7 +178,7 @@ def generate(
     }
     wild = []
     for i in range(n_wild):
-        creator = rnd.choice(users[:12] + ["a.b"])
+        creator = rnd.choice(users[:12] + ["a.b", "x+y", "e@f"])
         repo = rnd.choice(
             [
                 f"wild/{creator}/w{i}",
