@@ -153,3 +153,15 @@ def test_access_cli_imports_nothing_heavy(server: Server) -> None:
         [sys.executable, "-c", code], env=server.env, capture_output=True, text=True, timeout=60
     )
     assert p.stdout.strip() == "0 []", p.stderr
+
+
+def test_corrupt_store_is_fatal_not_a_traceback(server: Server) -> None:
+    compiled(server)
+    (server.admin_base / "conf" / "compiled.rules").write_bytes(b"garbage")
+    p = server.cli("access", "foo", "alice", "W", "master")
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.startswith("FATAL: compiled rules file is truncated")
+    p = server.cli("access", "--batch", input="foo alice W master\n")
+    assert p.stdout == "2\tcompiled rules file is truncated\n"
+    assert server.cli("compile").returncode == 0  # a compile repairs it
+    assert server.cli("access", "foo", "alice", "W", "master").returncode == 0

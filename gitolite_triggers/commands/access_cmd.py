@@ -15,16 +15,18 @@ co-process.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
-from gitolite_triggers.conf.errors import AccessError
+from gitolite_triggers.conf.check import Checker
+from gitolite_triggers.conf.errors import AccessError, StoreError
 from gitolite_triggers.conf.patterns import REF_OR_FILENAME_PATT
-from gitolite_triggers.rc import load_rc
+from gitolite_triggers.rc import Rc, load_rc
 
 USAGE = "usage: gitolite-triggers access [-q] REPO USER [PERM [REF]]\n       gitolite-triggers access --batch  (stdin: REPO USER PERM REF per line)"
 PERMS = ("R", "W", "+", "C", "D", "M", "^C")
 
 
-def check_one(ch, repo: str, user: str, perm: str = "", ref: str = "") -> str:  # noqa: ANN001
+def check_one(ch: Checker, repo: str, user: str, perm: str = "", ref: str = "") -> str:
     """One query with ``gitolite access``'s defaults and downgrades; AccessError on bad input."""
     perm = perm or "+"
     ref = ref or "any"
@@ -70,7 +72,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         result = check_one(_checker(rc), *args)
-    except AccessError as e:
+    except (AccessError, StoreError) as e:
         print(f"FATAL: {e}", file=sys.stderr)
         return 2
     if not quiet:
@@ -78,7 +80,7 @@ def main(argv: list[str]) -> int:
     return 1 if "DENIED" in result else 0
 
 
-def _batch(rc, make_checker) -> int:  # noqa: ANN001
+def _batch(rc: Rc, make_checker: Callable[[Rc], Checker]) -> int:
     out = sys.stdout
     for line in sys.stdin:
         words = line.split()
@@ -87,7 +89,7 @@ def _batch(rc, make_checker) -> int:  # noqa: ANN001
         else:
             try:
                 result = check_one(make_checker(rc), *words)
-            except AccessError as e:
+            except (AccessError, StoreError) as e:
                 out.write(f"2\t{e}\n")
             else:
                 out.write(f"{1 if 'DENIED' in result else 0}\t{result}\n")
