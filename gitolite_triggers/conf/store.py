@@ -118,7 +118,12 @@ class Snapshot:
             if hdr_off + hdr_len <= len(first)
             else os.pread(fd, hdr_len, hdr_off)
         )
-        self.header = marshal.loads(raw)
+        try:
+            self.header = marshal.loads(raw)
+        except (ValueError, EOFError, TypeError) as e:
+            raise StoreError(
+                f"compiled rules file is damaged ({e}); run `gitolite-triggers compile`"
+            ) from None
         self.nbuckets = n
         self.table_off = table_off
 
@@ -129,8 +134,13 @@ class Snapshot:
         i = _bucket(key, self.nbuckets)
         bucket = self._buckets.get(i)
         if bucket is None:
-            start, end = _OFFS.unpack(os.pread(self.fd, 16, self.table_off + 8 * i))
-            bucket = marshal.loads(os.pread(self.fd, end - start, start))
+            try:
+                start, end = _OFFS.unpack(os.pread(self.fd, 16, self.table_off + 8 * i))
+                bucket = marshal.loads(os.pread(self.fd, end - start, start))
+            except (ValueError, EOFError, TypeError, struct.error, OSError) as e:
+                raise StoreError(
+                    f"compiled rules file is damaged ({e}); run `gitolite-triggers compile`"
+                ) from None
             self._buckets[i] = bucket
         return bucket.get(key)
 
