@@ -126,6 +126,21 @@ def test_differential_against_gitolite(
     ), kinds
     assert not mismatches, f"{len(mismatches)} of {total} differ:\n" + "\n".join(mismatches[:40])
 
+    # per-repo options (what options_for gives triggers), as gitolite's git-config sees them
+    from gitolite_triggers.conf.query import options_for
+
+    names = sorted({q[0] for q in gen.queries if not q[0].startswith("@")})
+    for gl_user in (None, "u3"):
+        want_opts = ref.options(names, gl_user=gl_user)
+        with pytest.MonkeyPatch.context() as mp:
+            if gl_user:
+                mp.setenv("GL_USER", gl_user)
+            else:
+                mp.delenv("GL_USER", raising=False)
+            got_opts = {r: options_for(rc, r) for r in names}
+        assert got_opts == want_opts
+    assert sum(1 for o in want_opts.values() if o) > 20
+
     # the single (non-batch) form: same stdout and exit code as `gitolite access`
     for q in gen.queries[:6]:
         w_code, w_out = ref.access_one(*q)

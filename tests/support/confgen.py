@@ -140,6 +140,8 @@ def generate(
         if rnd.random() < 0.1:
             out.append("    option ENV.CI = yes")
         if rnd.random() < 0.1:
+            out.append("    option ENV.WHO = %GL_CREATOR/%GL_REPO")
+        if rnd.random() < 0.1:
             out.append("    config gitolite-options.deny-rules = 0")
         return out
 

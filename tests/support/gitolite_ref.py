@@ -149,3 +149,23 @@ class GitoliteRef:
                 assert (r, u) == queries[i][:2], line
                 results[i] = result
         return results
+
+    def options(
+        self, repos: Iterable[str], gl_user: str | None = None
+    ) -> dict[str, dict[str, str]]:
+        """Each repo's ``option`` values as gitolite's ``git-config -r % '^gitolite-options\\.'`` sees them."""
+        repos = list(repos)
+        env = {"GL_USER": gl_user} if gl_user else {}
+        p = self.run(
+            "git-config",
+            "-r",
+            "%",
+            "^gitolite-options\\.",
+            input="".join(r + "\n" for r in repos),
+            env=env,
+        )
+        out: dict[str, dict[str, str]] = {r: {} for r in repos}
+        for line in p.stdout.splitlines():
+            r, k, v = line.split("\t", 2)
+            out[r][k.removeprefix("gitolite-options.")] = v
+        return out
