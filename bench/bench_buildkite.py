@@ -55,9 +55,10 @@ def account(base: Path, api_url: str | None) -> tuple[Sshd, SshClient, Path]:
         tf.write_text(TOKEN)
         tf.chmod(0o600)
         srv.write_rc(
-            bk_rc(api_url, PIPES, extra="  token_file: ~/.buildkite-token\n").replace(
-                "read_timeout: 1", "read_timeout: 30"
-            ),
+            # production timings except the read timeout (the endpoint is slow on purpose)
+            bk_rc(api_url, PIPES, extra="  token_file: ~/.buildkite-token\n")
+            .replace("read_timeout: 1", "read_timeout: 30")
+            .replace("  start_delay: 0\n", ""),
             name="50-buildkite.yaml",
         )
     (srv.admin_base / "conf" / "gitolite.conf").write_text(CONF)

@@ -40,6 +40,7 @@ class Settings:
     poll_interval: float = 1.0
     commit_grace: float = 60.0
     keep_done_days: float = 30.0
+    start_delay: float = 0.0
 
 
 @dataclass
@@ -104,6 +105,7 @@ def settings(rc: Rc) -> Settings:
         "poll_interval",
         "commit_grace",
         "keep_done_days",
+        "start_delay",
     ):
         if bk.get(key) is not None:
             setattr(s, key, float(bk[key]))

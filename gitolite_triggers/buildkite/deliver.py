@@ -358,14 +358,25 @@ class Deliverer:
                 self.deliver_one(rec)
 
     def run(
-        self, ignore_schedule: bool = False, once: bool = False, wait_for_lock: bool = False
+        self,
+        ignore_schedule: bool = False,
+        once: bool = False,
+        wait_for_lock: bool = False,
+        session: str = "",
     ) -> int:
-        """Take the lock and deliver; return 0, or 3 when another deliverer holds the lock."""
+        """Take the lock and deliver; return 0, or 3 when another deliverer holds the lock.
+
+        With ``session`` (a kicked deliverer's GL_TID), once it holds the lock (so later
+        kicks see a deliverer at work) it first waits for that session to end.
+        """
         first = True
         while True:
             with self.spool.locked(wait=wait_for_lock) as got:
                 if not got:
                     return 3 if first else 0
+                if first and session:
+                    wait_for_session(session)
+                    time.sleep(self.s.start_delay)
                 try:
                     self.run_locked(ignore_schedule=ignore_schedule and first, once=once)
                 finally:
@@ -375,13 +386,47 @@ class Deliverer:
             # Something was spooled while we held the lock and its kicker gave up: go on.
 
 
+SESSION_WAIT_MAX = 60.0
+
+
+def wait_for_session(tid: str, limit: float = SESSION_WAIT_MAX) -> None:
+    """Wait (at most ``limit`` s) until process ``GL_TID`` has exited.
+
+    ``GL_TID`` is the pid of the ssh session's wrapper (or of the hook, for a push that
+    bypassed it): once it is gone, the push has returned to the pusher.
+    """
+    if not tid.isdigit() or int(tid) == os.getpid():
+        return
+    pid = int(tid)
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            return  # another account's process: the pid was reused, not our session
+        time.sleep(0.02)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Detached entry point: no terminal, so every problem goes to the gitolite log."""
+    """Detached entry point: no terminal, so every problem goes to the gitolite log.
+
+    It gets out of the way of the push that started it: it runs at nice 10 (the trigger
+    starts it through ``nice``), and before the heavy work (importing requests, TLS,
+    HTTP) it waits for the session that kicked it to end, so on a busy server the pusher
+    never waits for CPU it uses.
+    """
     try:
+        try:
+            if os.getpriority(os.PRIO_PROCESS, 0) < 10:
+                os.nice(10)
+        except OSError:
+            pass
         rc = load_rc()
         d = Deliverer(rc)
         try:
-            return d.run()
+            return d.run(session=os.environ.get("GL_TID", ""))
         except config.TokenError as e:
             d.log("error", f"cannot deliver: {e}; records stay in {d.spool.dir('pending')}")
             return 1

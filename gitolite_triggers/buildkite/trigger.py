@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -189,16 +190,18 @@ def _known(spool: Spool, rid: str) -> bool:
 
 
 def kick(rc: Rc, spool_dir: str) -> None:
-    """Start a detached deliverer (new session, no stdio): the pusher never waits for it.
+    """Start a detached deliverer (new session, no stdio, nice 10): the pusher never waits for it.
 
     GIT_* (the hook's quarantine environment) is dropped; GL_* and HOME stay so it finds
     the same account. The token is never put on its command line.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.setdefault("GL_ADMIN_BASE", rc.admin_base)
+    nice = shutil.which("nice")
+    prefix = [nice, "-n", "10"] if nice else []
     try:
         subprocess.Popen(  # noqa: S603 - argv list, no shell
-            [sys.executable, "-m", "gitolite_triggers.buildkite.deliver"],
+            [*prefix, sys.executable, "-m", "gitolite_triggers.buildkite.deliver"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

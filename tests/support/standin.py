@@ -136,6 +136,7 @@ def bk_rc(api_url: str, pipelines: str | None = None, extra: str = "") -> str:
         "  connect_timeout: 1\n"
         "  read_timeout: 1\n"
         "  poll_interval: 0.05\n"
+        "  start_delay: 0\n"
         "  max_rate_limit_wait: 5\n"
         "  retry: {initial_delay: 0.05, max_delay: 0.2, give_up_after: 60}\n"
         f"{extra}"
