@@ -5,6 +5,7 @@ and token hygiene."""
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 
 import pytest
@@ -292,3 +293,24 @@ def test_push_returns_while_the_endpoint_is_still_answering(server, tmp_path):
         assert [b["commit"] for b in si.builds()] == [sha]
         spool = Spool(server.admin_base / "buildkite")
         wait_until(lambda: not spool.ids("pending") and not spool.holder())
+
+
+def test_wait_for_session_returns_when_the_session_ends():
+    from gitolite_triggers.buildkite.deliver import wait_for_session
+
+    proc = subprocess.Popen(["sleep", "0.4"])
+    t = time.monotonic()
+    wait_for_session(str(proc.pid))
+    proc.wait()
+    assert 0.3 <= time.monotonic() - t < 5
+    t = time.monotonic()
+    wait_for_session(str(proc.pid))  # gone: no wait
+    wait_for_session("not-a-pid")
+    wait_for_session(str(os.getpid()))  # never waits for itself
+    assert time.monotonic() - t < 0.2
+    sleeper = subprocess.Popen(["sleep", "5"])
+    t = time.monotonic()
+    wait_for_session(str(sleeper.pid), limit=0.3)  # capped
+    sleeper.kill()
+    sleeper.wait()
+    assert 0.3 <= time.monotonic() - t < 2

@@ -406,6 +406,12 @@ def wait_for_session(tid: str, limit: float = SESSION_WAIT_MAX) -> None:
             return
         except PermissionError:
             return  # another account's process: the pid was reused, not our session
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+                if f.read().rsplit(") ", 1)[1][:1] == "Z":
+                    return  # exited, not yet reaped by its parent
+        except (OSError, IndexError):
+            pass
         time.sleep(0.02)
 
 
