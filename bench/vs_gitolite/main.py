@@ -75,7 +75,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--profile",
         action="store_true",
-        help="after the run, profile ours on the state it left (bench/results/profile.md)",
+        help="after the run, profile ours on the state it left (bench/results/profile-raw.md)",
     )
     p.add_argument(
         "--profile-only",
@@ -266,7 +266,7 @@ def run_profile(ns: argparse.Namespace) -> int:
     workdir = ns.workdir.resolve()
     account = Account(LOGINS["ours"], workdir / "run" / "ours", "/bin/sh")
     bindir = ours_bindir(account, ns.cache.resolve(), log=log)
-    profile(workdir, REPO_ROOT / "bench" / "results" / "profile.md", bindir, log=log)
+    profile(workdir, REPO_ROOT / "bench" / "results" / "profile-raw.md", bindir, log=log)
     return 0
 
 

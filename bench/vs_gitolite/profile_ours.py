@@ -6,7 +6,8 @@ largest conf compiled)::
     .venv/bin/python bench/run_vs_gitolite.py --profile [--workdir /var/tmp/glbench]
 
 Everything runs as the ``glbench-ours`` account with the same installation the benchmark
-used, and is written to ``bench/results/profile.md``:
+used, and is written to ``bench/results/profile-raw.md`` (the findings drawn from it are in
+``bench/results/profile.md``):
 
 - wall time of each command, beside the bare interpreter (``python -c pass``);
 - ``python -X importtime``: the modules that dominate start-up of access, shell, trigger;
