@@ -73,6 +73,7 @@ class Deliverer:
         self.session: Any = None
         self.token = ""
         self.not_before = 0.0  # global pause after a 429 or an exhausted rate limit
+        self.tried: set[str] = set()  # record ids attempted in this run
 
     # ------------------------------------------------------------------ plumbing
     def log(self, *fields: str) -> None:
@@ -323,7 +324,7 @@ class Deliverer:
     # ------------------------------------------------------------------ the loop
     def run_locked(self, ignore_schedule: bool = False, once: bool = False) -> None:
         """Deliver until nothing is pending (or, with ``once``, one attempt per record)."""
-        tried: set[str] = set()
+        tried = self.tried
         self.spool.sweep(self.s.keep_done_days)
         while True:
             now = time.time()
@@ -381,7 +382,15 @@ class Deliverer:
                     self.run_locked(ignore_schedule=ignore_schedule and first, once=once)
                 finally:
                     first = False
-            if once or not self.spool.has_pending():
+            if once:
+                # A push during a one-pass run did not kick (we held the lock): hand its
+                # records to a background deliverer rather than leave them waiting.
+                if set(self.spool.ids("pending")) - self.tried:
+                    from gitolite_triggers.buildkite.trigger import kick
+
+                    kick(self.rc, str(self.spool.root))
+                return 0
+            if not self.spool.has_pending():
                 return 0
             # Something was spooled while we held the lock and its kicker gave up: go on.
 

@@ -176,11 +176,9 @@ def enqueue(
                 )
     if created:
         spool.sync_pending()
-    # A new record always kicks. Leftovers (an earlier deliverer was killed) kick only
-    # when no deliverer holds the lock: a running one re-reads the spool anyway.
-    if rc.buildkite.get("autostart", True) and (
-        created or (spool.has_pending() and spool.holder() is None)
-    ):
+    # Kick only when no deliverer holds the lock: a running one re-reads the spool while
+    # it works and once more after letting go of the lock, and our record is already there.
+    if rc.buildkite.get("autostart", True) and spool.has_pending() and spool.holder() is None:
         kick(rc, s.spool_dir)
     return created
 
