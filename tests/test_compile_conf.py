@@ -196,7 +196,7 @@ def test_repo_that_cannot_be_created_names_its_conf_line(server: Server) -> None
     (server.repo_base / "blocked.git").write_text("a file where the repo should go")
     p = server.cli("compile")
     assert p.returncode == 1
-    assert "\nFATAL: conf/gitolite.conf:4: creating repo 'blocked' failed: " in p.stderr
+    assert "FATAL: conf/gitolite.conf:4: creating repo 'blocked' failed: " in p.stderr
     assert not Path(store_path(load_rc())).exists()  # nothing compiled yet, so nothing in force
 
 
