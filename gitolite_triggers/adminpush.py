@@ -45,6 +45,7 @@ from gitolite_triggers.repos import ADMIN_REPO, repo_path
 LAST_GOOD = "gl-last-good"
 LOCK = "gl-admin-push.lock"
 FORBIDDEN_TOP = ("hooks", "logs")
+ADMIN_TREE = ("conf", "keydir", "local")  # always the admin repo's, whatever is on disk
 
 
 class AdminPushError(Exception):
@@ -90,7 +91,8 @@ def record_good(git_dir: Path, commit: str) -> None:
     os.replace(tmp, git_dir / LAST_GOOD)
 
 
-def check_tree(env: dict[str, str], commit: str) -> None:
+def check_tree(env: dict[str, str], wt_env: dict[str, str], base: Path, commit: str) -> None:
+    """Refuse a tree that would be checked out over the server's own files in $GL_ADMIN_BASE."""
     top = set(_git(env, "ls-tree", "--name-only", commit).splitlines())
     bad = [name for name in FORBIDDEN_TOP if name in top]
     if bad:
@@ -98,11 +100,20 @@ def check_tree(env: dict[str, str], commit: str) -> None:
             f"the pushed tree has a top-level '{bad[0]}'; {', '.join(FORBIDDEN_TOP)} are the server's own "
             "folders in $GL_ADMIN_BASE and cannot come from gitolite-admin (move it, e.g. under local/)"
         )
+    # Anything else the server keeps there (buildkite/ spool, push-records/, ...) is
+    # whatever exists in $GL_ADMIN_BASE without having come from the admin repo.
+    tracked = {p.split("/", 1)[0] for p in _git(wt_env, "ls-files", "-z").split("\0") if p}
+    for name in sorted(top - tracked - set(ADMIN_TREE)):
+        if os.path.lexists(base / name):
+            raise AdminPushError(
+                f"the pushed tree has a top-level '{name}', but $GL_ADMIN_BASE/{name} is the server's own "
+                "(it did not come from gitolite-admin); use another name"
+            )
     # The compiled rules live in conf/ too: a pushed copy would be checked out over them.
     store = _store_name()
     for path in _git(env, "ls-tree", "--name-only", commit, "--", "conf/").splitlines():
         name = path.removeprefix("conf/")
-        if name.startswith((store, ".")):
+        if name.startswith((store, f".{store}", ".compile")):
             raise AdminPushError(
                 f"the pushed tree has '{path}'; that name is the server's own (the compiled rules)"
             )
@@ -207,7 +218,7 @@ def _apply(rc: Rc, git_dir: Path, env: dict[str, str], branch: str, base: Path) 
         new = _git(env, "rev-parse", "--verify", f"{branch}^{{commit}}")
         if new == good:
             return 0
-        check_tree(env, new)
+        check_tree(env, wt_env, base, new)
         checkout(wt_env, new)
     except AdminPushError as e:
         _say(f"FATAL: {e}", f"FATAL: {ADMIN_REPO} was updated but not applied: {unchanged}")

@@ -54,6 +54,7 @@ def test_push_changes_rules_and_keys(server: Server, keys: dict[str, Path], admi
     (admin / "conf" / "gitolite.conf").write_text(GOOD_CONF)
     (admin / "keydir" / "alice.pub").write_text(keys["alice"].read_text())
     (admin / "keydir" / "bob@work.pub").write_text(keys["bob"].read_text())
+    (admin / "README.md").write_text("how we run this server\n")  # other top-level files are fine
     commit_all(admin, server.env, "add foo, alice, bob")
 
     r = push_as(server, admin, "admin")
@@ -66,6 +67,7 @@ def test_push_changes_rules_and_keys(server: Server, keys: dict[str, Path], admi
     assert not can(server, "foo", "bob", "W")
     # the admin base holds the pushed files; ssh-authkeys wrote the new keys
     assert (server.admin_base / "conf" / "gitolite.conf").read_text() == GOOD_CONF
+    assert (server.admin_base / "README.md").read_text() == "how we run this server\n"
     ak = authorized(server)
     assert key_blob(keys["alice"]) in ak and key_blob(keys["bob"]) in ak
     assert ' shell bob"' in ak  # bob@work.pub is user bob
@@ -138,11 +140,15 @@ def test_push_to_other_branch_is_not_compiled(server: Server, admin: Path) -> No
         ("hooks/update", "top-level 'hooks'"),
         ("logs/x.log", "top-level 'logs'"),
         ("conf/compiled.rules", "'conf/compiled.rules'; that name is the server's own"),
+        ("spool/x", "top-level 'spool', but $GL_ADMIN_BASE/spool is the server's own"),
     ],
 )
 def test_server_owned_paths_refused(server: Server, admin: Path, path: str, message: str) -> None:
     store = server.admin_base / "conf" / "compiled.rules"
     store_before = store.read_bytes()
+    spool = server.admin_base / "spool"  # like buildkite/ or push-records/: server state
+    spool.mkdir()
+    (spool / "x").write_text("server data\n")
     (admin / path).parent.mkdir(exist_ok=True)
     (admin / path).write_text("#!/bin/sh\nexit 0\n")
     (admin / "conf" / "gitolite.conf").write_text(GOOD_CONF)
@@ -156,6 +162,7 @@ def test_server_owned_paths_refused(server: Server, admin: Path, path: str, mess
         "gitolite-triggers hook" in (server.admin_base / "hooks" / "common" / "update").read_text()
     )
     assert store.read_bytes() == store_before
+    assert (spool / "x").read_text() == "server data\n"
 
 
 def test_non_admin_cannot_push_admin_repo(server: Server, admin: Path) -> None:
