@@ -114,6 +114,7 @@ def test_rerun_is_safe_and_repairs_hooks(server: Server, keys: dict[str, Path]) 
 def test_hooks_only(server: Server, keys: dict[str, Path]) -> None:
     fresh_setup(server, keys["admin"])
     (server.repo_base / "testing.git" / "hooks" / "pre-receive").unlink()
+    (server.admin_base / "conf" / "compiled.rules").unlink()  # repair needs no compiled rules
     r = server.cli("setup", "--hooks-only")
     assert r.returncode == 0 and "hooks re-linked in 2 repos" in r.stdout
     assert hooks_linked(server, "testing")

@@ -356,31 +356,16 @@ def record_if_checked_out(rc: Rc) -> None:
 # -- 4. hooks -------------------------------------------------------------------------
 
 
-def physical_repos(rc: Rc) -> list[Path]:
-    """Every ``*.git`` directory under GL_REPO_BASE (not descending into them).
-
-    Walks the disk rather than asking the compiled rules: repair must work even when
-    the compiled state is missing or broken.
-    """
-    base = Path(rc.repo_base)
-    found: list[Path] = []
-    for top, dirs, _ in os.walk(base):
-        keep = []
-        for d in dirs:
-            if d.endswith(".git"):
-                found.append(Path(top) / d)
-            elif not d.startswith("."):
-                keep.append(d)
-        dirs[:] = sorted(keep)
-    return sorted(found)
-
-
 def relink_all_hooks(rc: Rc) -> int:
     """Rewrite the central hook stubs and point every repo's hooks at them; return the count."""
+    # A walk of GL_REPO_BASE (the rules module's; it needs no compiled state, so a
+    # repair works even when the compiled rules are missing or broken).
+    from gitolite_triggers.conf.query import physical_repos
+
     write_common_hooks(rc)
     repos = physical_repos(rc)
-    for path in repos:
-        install_hooks(rc, path)
+    for repo in repos:
+        install_hooks(rc, repo_path(rc, repo))
     return len(repos)
 
 
