@@ -240,3 +240,30 @@ def test_post_compile_failure_is_reported(server: Server, admin: Path, tmp_path:
     assert "remote: cannot reach the mirror" in r.stderr
     assert "the new rules are in force, but POST_COMPILE stopped with status 3" in r.stderr
     assert can(server, "foo", "alice", "W")  # the rules did change
+
+
+def test_setup_after_a_bad_push_does_not_revert_it(
+    server: Server, keys: dict[str, Path], admin: Path, tmp_path: Path
+) -> None:
+    """$GL_ADMIN_BASE holds the last good files after a bad push; setup must not commit them back."""
+    bad_conf = GOOD_CONF + "\nrepo bar\n    XYZ     =   bob\n"
+    (admin / "conf" / "gitolite.conf").write_text(bad_conf)
+    commit_all(admin, server.env, "bad")
+    assert "NOT compiled" in push_as(server, admin, "admin").stderr
+    bad_head = bare_git(server, "gitolite-admin", "rev-parse", "HEAD").stdout.strip()
+
+    r = server.cli("setup")
+    assert r.returncode == 0, r.stderr
+    assert bare_git(server, "gitolite-admin", "rev-parse", "HEAD").stdout.strip() == bad_head
+
+    new_key = make_key(tmp_path / "k2", "admin")
+    r = server.cli("setup", "-pk", str(new_key))
+    assert r.returncode == 0, r.stderr
+    # one commit on top of the bad one: the new key, and the pushed (bad) conf left as pushed
+    assert bare_git(server, "gitolite-admin", "rev-parse", "HEAD~1").stdout.strip() == bad_head
+    assert bare_git(server, "gitolite-admin", "show", "HEAD:conf/gitolite.conf").stdout == bad_conf
+    assert bare_git(server, "gitolite-admin", "show", "HEAD:keydir/admin.pub").stdout.split()[
+        1
+    ] == key_blob(new_key)
+    assert key_blob(new_key) in authorized(server)
+    assert not can(server, "bar", "bob")  # still the last good rules
