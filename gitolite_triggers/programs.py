@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from gitolite_triggers.paths import BUILTIN_TRIGGERS_DIR
+from gitolite_triggers.paths import BUILTIN_TRIGGERS
 
 ENTRY_POINT_GROUP = "gitolite_triggers.programs"
 
@@ -53,8 +53,8 @@ def _is_exec(path: str) -> bool:
 
 
 def _builtin(program: str) -> str | None:
-    path = BUILTIN_TRIGGERS_DIR / program
-    return str(path) if path.is_file() else None
+    path = os.path.join(BUILTIN_TRIGGERS, program)
+    return path if os.path.isfile(path) else None
 
 
 def load_callable(spec: str) -> Callable_:

@@ -13,41 +13,57 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitolite_triggers import paths
 from gitolite_triggers.rcerrors import RcError
 
-CACHE_VERSION = 2
+if TYPE_CHECKING:
+    from pathlib import Path
+
+CACHE_VERSION = 3
 ALWAYS_FIREABLE = ("POST_COMPILE", "POST_CREATE")
 
 __all__ = ["Rc", "RcError", "load_rc", "source_files", "build"]
 
 
-def source_files() -> list[Path]:
+def _source_names() -> list[str]:
     """The rc files in merge order: the main rc (if present), then rc.d/*.yaml sorted."""
     files = []
-    main = paths.rc_path()
-    if main.exists():
+    main = paths.rc_file()
+    if os.path.isfile(main):
         files.append(main)
-    rc_d = paths.rc_d_path()
-    if rc_d.is_dir():
-        files.extend(sorted(p for p in rc_d.glob("*.yaml") if p.is_file()))
+    rc_d = paths.rc_d_dir()
+    try:
+        names = sorted(os.listdir(rc_d))
+    except OSError:
+        names = []
+    for name in names:
+        full = os.path.join(rc_d, name)
+        if name.endswith(".yaml") and os.path.isfile(full):
+            files.append(full)
     return files
 
 
-def _stamp(path: Path) -> list[Any]:
+def source_files() -> list[Path]:
+    """``_source_names`` as Paths (for ``rc check`` and the cache rebuild)."""
+    from pathlib import Path
+
+    return [Path(p) for p in _source_names()]
+
+
+def _stamp(path: str) -> list[Any]:
     try:
-        st = path.stat()
+        st = os.stat(path)
     except OSError:
-        return [str(path), None, None]
-    return [str(path), st.st_mtime_ns, st.st_size]
+        return [path, None, None]
+    return [path, st.st_mtime_ns, st.st_size]
 
 
 def _stamps() -> list[list[Any]]:
-    stamps = [_stamp(paths.rc_path()), _stamp(paths.rc_d_path())]
-    stamps.extend(_stamp(p) for p in source_files() if p != paths.rc_path())
+    main = paths.rc_file()
+    stamps = [_stamp(main), _stamp(paths.rc_d_dir())]
+    stamps.extend(_stamp(p) for p in _source_names() if p != main)
     return stamps
 
 
@@ -80,9 +96,10 @@ def build(files: list[Path] | None = None) -> tuple[dict[str, Any], list[str], l
 
 
 def _write_cache(effective: dict[str, Any], stamps: list[list[Any]]) -> None:
-    cache = paths.rc_cache_path()
+    cache = paths.rc_cache_file()
     doc = {"version": CACHE_VERSION, "python": sys.version_info[:2], "sources": stamps, **effective}
-    tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+    folder, name = os.path.split(cache)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(doc, f)
@@ -90,14 +107,14 @@ def _write_cache(effective: dict[str, Any], stamps: list[list[Any]]) -> None:
     except OSError:
         # A read-only home still works, just without the cache.
         try:
-            tmp.unlink()
+            os.unlink(tmp)
         except OSError:
             pass
 
 
 def _read_cache(stamps: list[list[Any]]) -> dict[str, Any] | None:
     try:
-        with open(paths.rc_cache_path(), encoding="utf-8") as f:
+        with open(paths.rc_cache_file(), encoding="utf-8") as f:
             doc = json.load(f)
     except (OSError, ValueError):
         return None
