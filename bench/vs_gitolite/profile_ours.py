@@ -61,12 +61,15 @@ def _importtime(
     env: dict[str, str],
     input: bytes | None = None,
     top: int = 12,
+    cwd: Path | None = None,
 ) -> str:
+    script = bool(args) and args[0].startswith("/")  # a hook stub, else a CLI sub-command
     out = account.run(
-        [python, "-X", "importtime", "-m", "gitolite_triggers", *args],
+        [python, "-X", "importtime", *(args if script else ["-m", "gitolite_triggers", *args])],
         check=False,
         extra_env=env,
         input=input,
+        cwd=cwd,
     )
     rows = []
     for line in out.stderr.decode(errors="replace").splitlines():
@@ -106,20 +109,38 @@ def _cprofile(
     out: Path,
     input: bytes | None = None,
     top: int = 22,
+    cwd: Path | None = None,
 ) -> str:
     out.unlink(missing_ok=True)
     account.run(
-        [python, "-m", "cProfile", "-o", str(out), *argv], check=False, extra_env=env, input=input
+        [python, "-m", "cProfile", "-o", str(out), *argv],
+        check=False,
+        extra_env=env,
+        input=input,
+        cwd=cwd,
     )
     if not out.exists():
         return "(no profile written)"
     buf = io.StringIO()
     stats = pstats.Stats(str(out), stream=buf)
-    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top * 4)
     text = buf.getvalue()
     text = re.sub(r"/\S*/site-packages/", "", text)
     text = re.sub(r"/\S*/lib/python3\.\d+/", "", text)
     body = text[text.find("   ncalls") :] if "   ncalls" in text else text
+    # Import machinery and the entry-point wrappers say nothing; keep the rest.
+    noise = (
+        "<frozen importlib",
+        "builtins.exec}",
+        "<string>:1(<module>)",
+        "<frozen runpy>",
+        "builtins.__import__}",
+        "_imp.exec_",
+    )
+    kept = [
+        line for line in body.splitlines() if line.strip() and not any(n in line for n in noise)
+    ]
+    body = "\n".join(kept[: top + 1])
     head = re.search(r"(\d+) function calls.*? in ([\d.]+) seconds", text)
     summary = (
         f"{head.group(1)} calls, {float(head.group(2)) * 1000:.0f} ms under the profiler"
@@ -241,8 +262,14 @@ def profile(workdir: Path, out_md: Path, bindir: Path, log=print) -> Path:
         ("access", ["access", repo, user, perm, ref], base_env, None),
         ("shell (git-upload-pack)", ["shell", "admin"], shell_env, flush),
         ("trigger BENCH_ZERO", ["trigger", "BENCH_ZERO"], {}, None),
+        *(
+            (f"hook {hook}", [str(target / "hooks" / hook), *hargs], hook_env, hstdin)
+            for hook, (hargs, hstdin) in hooks.items()
+        ),
     ):
-        sections += [f"### {label}", "", _importtime(account, python, args, env, input=stdin), ""]
+        cwd = target if label.startswith("hook ") else None
+        text = _importtime(account, python, args, env, input=stdin, cwd=cwd)
+        sections += [f"### {label}", "", text, ""]
 
     sections += ["## cProfile, cumulative", ""]
     runs = [
@@ -264,12 +291,22 @@ def profile(workdir: Path, out_md: Path, bindir: Path, log=print) -> Path:
                 None,
             )
         )
+    for hook, (args, stdin) in hooks.items():
+        runs.append((f"hook {hook}", [str(target / "hooks" / hook), *args], hook_env, stdin))
     for label, argv, env, stdin in runs:
         log(f"  cProfile {label}")
         sections += [
             f"### {label}",
             "",
-            _cprofile(account, python, argv, env, prof / "out.prof", input=stdin),
+            _cprofile(
+                account,
+                python,
+                argv,
+                env,
+                prof / "out.prof",
+                input=stdin,
+                cwd=target if label.startswith("hook ") else None,
+            ),
             "",
         ]
 
