@@ -3,7 +3,8 @@
 Lookup order (docs/rc.md):
 1. an absolute path to an executable file;
 2. ``$LOCAL_CODE/triggers/<program>`` (executable), then the package's built-in programs
-   in ``gitolite_triggers/triggers/<program>`` (sub-paths like ``post-compile/ssh-authkeys``);
+   in ``gitolite_triggers/triggers/<program>`` (sub-paths like ``post-compile/ssh-authkeys``;
+   the Python ones in BUILTIN_IN_PROCESS run in-process);
 3. a Python callable ``package.module:function``, run in-process;
 4. an entry point another pip package registers in the group ``gitolite_triggers.programs``.
 """
@@ -17,6 +18,17 @@ from collections.abc import Callable
 from gitolite_triggers.paths import BUILTIN_TRIGGERS
 
 ENTRY_POINT_GROUP = "gitolite_triggers.programs"
+
+# Built-ins written in Python run in-process: an admin push or POST_CREATE then pays no
+# interpreter start-up per program. Their scripts in triggers/ stay, so each is still a
+# standalone tool (and LOCAL_CODE can still override one by name).
+BUILTIN_IN_PROCESS = {
+    "post-compile/ssh-authkeys": "gitolite_triggers.postcompile.ssh_authkeys:main",
+    "post-compile/update-git-configs": "gitolite_triggers.postcompile.git_configs:main",
+    "post-compile/update-gitweb-access-list": "gitolite_triggers.postcompile.gitweb:main",
+    "post-compile/update-git-daemon-access-list": "gitolite_triggers.postcompile.daemon:main",
+    "buildkite": "gitolite_triggers.buildkite.trigger:main",
+}
 
 Callable_ = Callable[[list[str]], int | None]
 
@@ -99,6 +111,9 @@ def resolve(program: str, local_code: str | None) -> Resolved:
             candidate = os.path.join(local_code, "triggers", program)
             if _is_exec(candidate):
                 return Resolved(program, command=[candidate], where=candidate)
+        if program in BUILTIN_IN_PROCESS:
+            spec = BUILTIN_IN_PROCESS[program]
+            return Resolved(program, func=load_callable(spec), where=f"built-in {spec}")
         builtin = _builtin(program)
         if builtin:
             # Built-ins are Python files run by this interpreter, so they find this package.
