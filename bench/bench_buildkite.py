@@ -160,6 +160,9 @@ B's Buildkite stand-in answers every build POST after {a.slow:g} s.
 | B: Buildkite, endpoint {a.slow:g} s slow | {mb:.0f} | {meb:.0f} | {pb:.0f} |
 | B - A | {mb - ma:+.0f} | {meb - mea:+.0f} | {pb - pa:+.0f} |
 
+Median of the paired differences (push i of B minus push i of A, run back to back):
+{statistics.median(b - x for x, b in zip(ta, tb, strict=True)):+.0f} ms.
+
 Bar: B within 100 ms of A (median): **{verdict}**.
 Build POSTs the stand-in had received when the last push returned: {received_during}
 (the deliverer works one build at a time, {a.slow:g} s each, after the pushes returned);
