@@ -130,7 +130,8 @@ def validate(loaded: Loaded) -> tuple[list[str], list[str]]:
         )
     if errors:
         return errors, warnings
-    validator = Draft202012Validator(schema())
+    # The format checker makes "format": "regex" (buildkite pipelines[].repos) a real check.
+    validator = Draft202012Validator(schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
     seen: set[tuple[tuple[Any, ...], str]] = set()
     for err in sorted(
         validator.iter_errors(loaded.data), key=lambda e: list(map(str, e.absolute_path))

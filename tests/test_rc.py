@@ -233,3 +233,16 @@ def test_hot_path_imports_neither_yaml_nor_jsonschema_nor_requests(server: Serve
         cwd=server.home,
     )
     assert warm.stdout.split() == ["7", "clean"], warm.stderr
+
+
+def test_bad_regex_in_buildkite_repos_is_caught_with_its_line(server: Server) -> None:
+    path = server.write_rc(
+        "buildkite:\n  pipelines:\n    - repos: 'foo(['\n      org: o\n      pipeline: p\n",
+        name="50-bk.yaml",
+    )
+    r = server.cli("rc", "check")
+    assert r.returncode == 1
+    assert (
+        f"{path}:3:14: buildkite.pipelines[0].repos: expected a regex matched against the whole repo name"
+        in r.stderr
+    )
