@@ -139,21 +139,20 @@ def repo_options(rc: Rc, repo: str) -> dict[str, str]:
 
     gitolite's option lookup treats "" and "0" as unset (RULES keeps that), which would
     make ``option buildkite.enabled = 0`` a no-op; so that one key is read with empty
-    values kept. Falls back quietly if the rules module does not offer that.
+    values kept (conf.query.option_raw).
     """
     from gitolite_triggers.options import repo_options as _options
 
     opts = dict(_options(rc, repo))
     if "buildkite.enabled" not in opts:
-        key = "gitolite-options.buildkite.enabled"
         try:
-            from gitolite_triggers.conf import query
+            from gitolite_triggers.conf.query import option_raw
 
-            raw = query._checker(rc).git_config(repo, key.__eq__, True)  # noqa: SLF001
-        except Exception:  # noqa: BLE001 - rules not compiled, or a different rules module
-            raw = {}
-        if key in raw:
-            opts["buildkite.enabled"] = raw[key]
+            raw = option_raw(rc, repo, "buildkite.enabled")
+        except Exception:  # noqa: BLE001 - rules not compiled yet (a damaged store is access's to report)
+            raw = None
+        if raw is not None:
+            opts["buildkite.enabled"] = raw
     return opts
 
 

@@ -60,6 +60,20 @@ def options_for(rc: Rc, repo: str) -> dict[str, str]:
     return {k[len(_OPT) :]: v for k, v in got.items()}
 
 
+def option_raw(rc: Rc, repo: str, name: str) -> str | None:
+    """One ``option NAME = value`` as written, "" and "0" included (None when not set).
+
+    ``options_for`` follows gitolite, where "0" means unset; a switch such as
+    ``option buildkite.enabled = 0`` needs to see the 0.
+    """
+    key = _OPT + name
+    try:
+        got = _checker(rc).git_config(repo, key.__eq__, True)
+    except AccessError:
+        return None
+    return got.get(key)
+
+
 def configs_for(rc: Rc, repo: str) -> dict[str, str]:
     """git config key -> value for ``repo`` ("" means unset it), gitweb.* from desc/owner included."""
     try:
