@@ -11,25 +11,40 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gitolite_triggers.rc import Rc
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 HOOK_NAMES = ("pre-receive", "update", "post-receive", "post-update")
 HOOK_MARK = "# gitolite-triggers hook"
 ADMIN_REPO = "gitolite-admin"
 
 
+def repo_dir(rc: Rc, repo: str) -> str:
+    """Absolute path of ``repo``'s bare directory (``<GL_REPO_BASE>/<repo>.git``).
+
+    A string: the ssh wrapper uses this, and pathlib costs every session its import.
+    """
+    return os.path.join(rc.repo_base, f"{repo}.git")
+
+
 def repo_path(rc: Rc, repo: str) -> Path:
-    """Absolute path of ``repo``'s bare directory (``<GL_REPO_BASE>/<repo>.git``)."""
-    return Path(rc.repo_base) / f"{repo}.git"
+    """``repo_dir`` as a Path."""
+    from pathlib import Path
+
+    return Path(repo_dir(rc, repo))
 
 
 def exists(rc: Rc, repo: str) -> bool:
-    return repo_path(rc, repo).is_dir()
+    return os.path.isdir(repo_dir(rc, repo))
 
 
 def common_hooks_dir(rc: Rc) -> Path:
+    from pathlib import Path
+
     return Path(rc.admin_base) / "hooks" / "common"
 
 

@@ -13,7 +13,6 @@ import fnmatch
 import os
 import re
 import stat
-from dataclasses import dataclass, field
 from typing import Any
 
 from gitolite_triggers.paths import expand
@@ -24,9 +23,13 @@ TOKEN_ENV = "BUILDKITE_API_TOKEN"
 DELIVERY_KEY = "gitolite_triggers_delivery_id"
 
 
-@dataclass
 class Settings:
-    """Delivery settings (everything except the per-repo pipeline choice)."""
+    """Delivery settings (everything except the per-repo pipeline choice).
+
+    Plain classes here, not dataclasses: this module is imported by every push's
+    POST_GIT, and importing dataclasses costs each ssh session a few milliseconds.
+    The class attributes are the defaults; keyword arguments override them.
+    """
 
     api_url: str = DEFAULT_API_URL
     token_file: str | None = None
@@ -42,19 +45,38 @@ class Settings:
     keep_done_days: float = 30.0
     start_delay: float = 0.0
 
+    def __init__(self, **values: Any) -> None:
+        for key, value in values.items():
+            if not hasattr(Settings, key) or key.startswith("_"):
+                raise TypeError(f"unknown buildkite setting {key!r}")
+            setattr(self, key, value)
 
-@dataclass
+
 class Target:
     """Where and how one repo builds."""
 
-    org: str
-    pipeline: str
-    branches: list[str] = field(default_factory=list)  # globs; empty = all branches
-    tags: bool | list[str] = False
-    env: dict[str, str] = field(default_factory=dict)
-    meta_data: dict[str, str] = field(default_factory=dict)
-    clean_checkout: bool = False
-    ignore_pipeline_branch_filters: bool = False
+    def __init__(
+        self,
+        org: str,
+        pipeline: str,
+        branches: list[str] | None = None,
+        tags: bool | list[str] = False,
+        env: dict[str, str] | None = None,
+        meta_data: dict[str, str] | None = None,
+        clean_checkout: bool = False,
+        ignore_pipeline_branch_filters: bool = False,
+    ) -> None:
+        self.org = org
+        self.pipeline = pipeline
+        self.branches: list[str] = branches or []  # globs; empty = all branches
+        self.tags = tags
+        self.env: dict[str, str] = env or {}
+        self.meta_data: dict[str, str] = meta_data or {}
+        self.clean_checkout = clean_checkout
+        self.ignore_pipeline_branch_filters = ignore_pipeline_branch_filters
+
+    def __repr__(self) -> str:
+        return f"Target({self.org}/{self.pipeline}, branches={self.branches!r}, tags={self.tags!r})"
 
     def wants(self, ref: str) -> str | None:
         """The Buildkite ``branch`` for ``ref``, or None when this ref must not build."""

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -193,6 +191,9 @@ def kick(rc: Rc, spool_dir: str) -> None:
     GIT_* (the hook's quarantine environment) is dropped; GL_* and HOME stay so it finds
     the same account. The token is never put on its command line.
     """
+    import shutil
+    import subprocess  # here, not at the top: pushes with nothing to build skip the import
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.setdefault("GL_ADMIN_BASE", rc.admin_base)
     nice = shutil.which("nice")

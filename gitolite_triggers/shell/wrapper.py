@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from gitolite_triggers import glog
 from gitolite_triggers.rc import Rc, load_rc
@@ -87,7 +86,7 @@ def _main(argv: list[str]) -> int:
     return git_session(rc, user, request)
 
 
-def inside_repo_base(rc: Rc, path: Path) -> bool:
+def inside_repo_base(rc: Rc, path: str) -> bool:
     """True when ``path`` (or, if missing, its nearest existing parent) resolves inside the
     repo base: a symlink inside the base can never lead a fetch, push or create outside it."""
     base_path = os.path.abspath(rc.repo_base)
@@ -110,11 +109,11 @@ def _times() -> list[str]:
 
 
 def git_session(rc: Rc, user: str, req: GitRequest) -> int:
-    from gitolite_triggers.repos import repo_path
+    from gitolite_triggers.repos import repo_dir
 
     repo = req.repo
     os.environ["GL_REPO"] = repo
-    path = repo_path(rc, repo)
+    path = repo_dir(rc, repo)
     if not inside_repo_base(rc, path):
         return die(rc, f"repo '{repo}' resolves outside the repo base; refused")
     from gitolite_triggers.conf.errors import AccessError
@@ -125,14 +124,14 @@ def git_session(rc: Rc, user: str, req: GitRequest) -> int:
         return die(rc, str(e))
 
 
-def _checked_session(rc: Rc, user: str, req: GitRequest, path: Path) -> int:
+def _checked_session(rc: Rc, user: str, req: GitRequest, path: str) -> int:
     from gitolite_triggers.conf.query import access, is_denied
     from gitolite_triggers.runner import Options, fire
 
     repo, aa, verb = req.repo, req.access, req.verb
     opts = Options(stdout_to_stderr=True)
 
-    if not path.is_dir():
+    if not os.path.isdir(path):
         if os.path.lexists(path):
             return die(rc, f"repo '{repo}' is not a directory on the server")
         if not is_denied(access(rc, repo, user, "^C", "any")):
@@ -164,7 +163,7 @@ def _checked_session(rc: Rc, user: str, req: GitRequest, path: Path) -> int:
     # `git upload-pack /abs/path.git`: an argv list, the absolute path can never be an
     # option, and our stdin/stdout (the ssh channel) go straight to git.
     # posix_spawn rather than subprocess: the subprocess module costs every session start-up time.
-    pid = os.posix_spawnp("git", ["git", verb[len("git-") :], str(path)], os.environ)
+    pid = os.posix_spawnp("git", ["git", verb[len("git-") :], path], os.environ)
     code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
     if code != 0:
         glog.log(rc, "warn", f"{verb} '{repo}' exited {code}")
