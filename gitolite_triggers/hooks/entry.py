@@ -26,8 +26,6 @@ Errors are messages, never tracebacks: the pusher sees them on their terminal.
 from __future__ import annotations
 
 import os
-import pwd
-import subprocess
 import sys
 
 from gitolite_triggers import glog
@@ -92,6 +90,8 @@ def _who(rc: Rc) -> tuple[str | None, str | None]:
 
 def _unix_user() -> str:
     try:
+        import pwd
+
         return pwd.getpwuid(os.getuid()).pw_name
     except KeyError:
         return str(os.getuid())
@@ -113,6 +113,8 @@ def _refuse_unknown_pusher(rc: Rc, hook: str) -> int:
 
 def _git(*args: str) -> str:
     """Run a read-only git command in the hook's repo (quarantine env inherited)."""
+    import subprocess  # lazily: hooks with no git question to ask skip the import
+
     proc = subprocess.run(  # noqa: S603 - argv list
         ["git", *args], stdin=subprocess.DEVNULL, capture_output=True, text=True
     )

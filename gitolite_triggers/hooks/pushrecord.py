@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gitolite_triggers.rc import Rc
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 MAX_AGE_SECONDS = 24 * 3600
 SWEEP_EVERY_SECONDS = 600
@@ -28,7 +30,14 @@ Update = tuple[str, str, str]
 
 
 def records_dir(rc: Rc) -> Path:
-    return Path(rc.admin_base) / "push-records"
+    from pathlib import Path
+
+    return Path(_records(rc))
+
+
+def _records(rc: Rc) -> str:
+    # Strings on the hook path: pathlib costs every push its import.
+    return os.path.join(rc.admin_base, "push-records")
 
 
 def _safe(word: str) -> str:
@@ -39,9 +48,9 @@ def _safe(word: str) -> str:
     return out
 
 
-def _path(rc: Rc, tid: str, repo: str) -> Path:
+def _path(rc: Rc, tid: str, repo: str) -> str:
     tid = tid or "no-tid"
-    return records_dir(rc) / _safe(tid) / (_safe(repo) + ".json")
+    return os.path.join(_records(rc), _safe(tid), _safe(repo) + ".json")
 
 
 def updates_for(rc: Rc, tid: str, repo: str) -> list[Update]:
@@ -57,10 +66,11 @@ def updates_for(rc: Rc, tid: str, repo: str) -> list[Update]:
 def record(rc: Rc, tid: str, repo: str, updates: list[Update]) -> None:
     """Add ``updates`` to the record of (tid, repo); atomic replace, earlier updates kept."""
     path = _path(rc, tid, repo)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    folder, name = os.path.split(path)
+    os.makedirs(folder, exist_ok=True)
     merged = updates_for(rc, tid, repo) + [tuple(u) for u in updates]
     doc = {"tid": tid, "repo": repo, "time": time.time(), "updates": [list(u) for u in merged]}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(doc, f)
     os.replace(tmp, path)
@@ -69,16 +79,17 @@ def record(rc: Rc, tid: str, repo: str, updates: list[Update]) -> None:
 
 def sweep(rc: Rc, now: float | None = None, force: bool = False) -> int:
     """Remove session folders older than MAX_AGE_SECONDS; return how many were removed."""
-    base = records_dir(rc)
+    base = _records(rc)
     now = time.time() if now is None else now
-    stamp = base / ".swept"
+    stamp = os.path.join(base, ".swept")
     try:
-        if not force and now - stamp.stat().st_mtime < SWEEP_EVERY_SECONDS:
+        if not force and now - os.stat(stamp).st_mtime < SWEEP_EVERY_SECONDS:
             return 0
     except OSError:
         pass
     try:
-        stamp.touch()
+        with open(stamp, "a"):
+            pass
         os.utime(stamp, (now, now))
         entries = list(os.scandir(base))
     except OSError:
@@ -89,6 +100,8 @@ def sweep(rc: Rc, now: float | None = None, force: bool = False) -> int:
             continue
         try:
             if now - entry.stat(follow_symlinks=False).st_mtime > MAX_AGE_SECONDS:
+                import shutil
+
                 shutil.rmtree(entry.path, ignore_errors=True)
                 removed += 1
         except OSError:
