@@ -78,33 +78,53 @@ def write_common_hooks(rc: Rc) -> Path:
     return folder
 
 
-def _hook_links(rc: Rc) -> dict[str, str]:
-    """hook name -> link target for every repo: our four stubs, plus LOCAL_CODE's common hooks."""
-    common = common_hooks_dir(rc)
+def wanted_hooks(rc: Rc, admin: bool = False) -> list[str]:
+    """Which of our hooks a repo gets.
+
+    ``update`` (check 2) and ``post-receive`` (push records, hook lists) always;
+    ``pre-receive`` and ``post-update`` only where there is work for them (the rc lists
+    programs for them; gitolite-admin's post-update compiles the rules): each hook is a
+    process start on every push, and an idle one costs the pusher ~10-20 ms for nothing.
+    """
+    hooks = ["update", "post-receive"]
+    if rc.hook_list("pre-receive"):
+        hooks.append("pre-receive")
+    if admin or rc.hook_list("post-update"):
+        hooks.append("post-update")
+    return hooks
+
+
+def _hook_links(rc: Rc, admin: bool = False) -> dict[str, str]:
+    """hook name -> link target for one repo: our stubs, plus LOCAL_CODE's common hooks."""
+    common = str(common_hooks_dir(rc))
     if not os.path.exists(os.path.join(common, "update")):
         write_common_hooks(rc)
-    links = {hook: os.path.join(common, hook) for hook in HOOK_NAMES}
+    links = {hook: os.path.join(common, hook) for hook in wanted_hooks(rc, admin)}
     if rc.local_code:
         local = os.path.join(rc.local_code, "hooks", "common")
         if os.path.isdir(local):
             for name in sorted(os.listdir(local)):
                 full = os.path.join(local, name)
-                if name not in links and os.path.isfile(full):
+                if name not in HOOK_NAMES and os.path.isfile(full):
                     links[name] = full
     return links
 
 
-def install_hooks(rc: Rc, path: Path | str, links: dict[str, str] | None = None) -> None:
-    """Point ``path/hooks/<hook>`` at the central stubs (replacing whatever is there).
+def is_admin_repo(rc: Rc, path: Path | str) -> bool:
+    return os.path.abspath(path) == os.path.abspath(repo_dir(rc, ADMIN_REPO))
 
-    Hooks an admin keeps in ``$LOCAL_CODE/hooks/common/`` are linked too, except the
-    four above, which are ours (gitolite likewise never lets the update hook be replaced;
-    admins add programs through the rc's ``hooks:`` lists instead). Callers doing many
-    repos pass ``links`` (from ``_hook_links``) once; the common case, a repo with no
-    hooks yet, is one mkdir and one symlink per hook.
+
+def install_hooks(rc: Rc, path: Path | str, links: dict[str, str] | None = None) -> None:
+    """Make ``path/hooks`` point at the central stubs this repo needs (``wanted_hooks``).
+
+    Whatever else sits under those names is replaced; a link to one of our stubs the repo
+    no longer needs is removed. Hooks an admin keeps in ``$LOCAL_CODE/hooks/common/`` are
+    linked too, except our four names (gitolite likewise never lets the update hook be
+    replaced; admins add programs through the rc's ``hooks:`` lists instead). The common
+    case, a repo with no hooks yet, is one mkdir and one symlink per hook.
     """
     if links is None:
-        links = _hook_links(rc)
+        links = _hook_links(rc, is_admin_repo(rc, path))
     hooks = os.path.join(path, "hooks")
     os.makedirs(hooks, exist_ok=True)
     for name, target in links.items():
@@ -120,6 +140,12 @@ def install_hooks(rc: Rc, path: Path | str, links: dict[str, str] | None = None)
             os.unlink(tmp)
         os.symlink(target, tmp)
         os.replace(tmp, link)
+    common = str(common_hooks_dir(rc))
+    for name in HOOK_NAMES:
+        if name not in links:
+            link = os.path.join(hooks, name)
+            if os.path.islink(link) and os.readlink(link) == os.path.join(common, name):
+                os.unlink(link)
 
 
 def hooks_ok(rc: Rc, path: Path) -> bool:

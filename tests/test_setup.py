@@ -16,7 +16,10 @@ from tests.support.adminkeys import SHELL_SCRIPT, key_blob, make_key
 from tests.support.adminrepo import bare_git
 from tests.support.server import SHIPPED_RC_D, Server
 
-HOOKS = ("pre-receive", "update", "post-receive", "post-update")
+# Every repo gets update and post-receive; gitolite-admin also post-update; pre-receive
+# and post-update elsewhere only when the rc lists programs for them (repos.wanted_hooks).
+HOOKS = ("update", "post-receive")
+ADMIN_HOOKS = (*HOOKS, "post-update")
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +35,11 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def hooks_linked(server: Server, repo: str) -> bool:
     common = server.admin_base / "hooks" / "common"
     hooks = server.repo_base / f"{repo}.git" / "hooks"
+    wanted = ADMIN_HOOKS if repo == "gitolite-admin" else HOOKS
+    unwanted = {"pre-receive", "post-update"} - set(wanted)
     return all(
-        (hooks / h).is_symlink() and os.readlink(hooks / h) == str(common / h) for h in HOOKS
-    )
+        (hooks / h).is_symlink() and os.readlink(hooks / h) == str(common / h) for h in wanted
+    ) and not any((hooks / h).exists() for h in unwanted)
 
 
 def fresh_setup(server: Server, pub: Path) -> None:
@@ -113,7 +118,7 @@ def test_rerun_is_safe_and_repairs_hooks(server: Server, keys: dict[str, Path]) 
 
 def test_hooks_only(server: Server, keys: dict[str, Path]) -> None:
     fresh_setup(server, keys["admin"])
-    (server.repo_base / "testing.git" / "hooks" / "pre-receive").unlink()
+    (server.repo_base / "testing.git" / "hooks" / "post-receive").unlink()
     (server.admin_base / "conf" / "compiled.rules").unlink()  # repair needs no compiled rules
     r = server.cli("setup", "--hooks-only")
     assert r.returncode == 0 and "hooks re-linked in 2 repos" in r.stdout

@@ -191,6 +191,7 @@ def update(rc: Rc, argv: list[str]) -> int:
         return _fire_list(rc, "update", argv, repo, user)
     if user is None or repo is None:
         return _refuse_unknown_pusher(rc, "update")
+    _relink(rc, repo)
     from gitolite_triggers.shell.patterns import valid_ref
 
     if not valid_ref(ref):
@@ -218,6 +219,18 @@ def update(rc: Rc, argv: list[str]) -> int:
         return 1
     glog.log(rc, "update", repo, user, aa, ref, old, new, result)
     return _fire_list(rc, "update", argv, repo, user)
+
+
+def _relink(rc: Rc, repo: str) -> None:
+    """Bring this repo's hook links in line with the rc (pre-receive/post-update are only
+    linked where the rc lists programs for them), so an rc edit reaches every repo by its
+    next push even without ``setup --hooks-only``. A few stat calls; never fails a push."""
+    from gitolite_triggers.repos import install_hooks, repo_dir
+
+    try:
+        install_hooks(rc, repo_dir(rc, repo))
+    except OSError as e:
+        glog.log(rc, "warn", f"could not re-link hooks of {repo}: {e}")
 
 
 def _read_stdin() -> bytes:
