@@ -239,12 +239,14 @@ def profile(workdir: Path, out_md: Path, bindir: Path, log=print) -> Path:
         **trig_env,
     }
     zero = "0" * 40
-    hooks = {
+    all_hooks = {
         "pre-receive": ([], f"{zero} {master} refs/heads/bench-profile\n".encode()),
         "update": (["refs/heads/bench-profile", zero, master], None),
         "post-receive": ([], f"{zero} {master} refs/heads/bench-profile\n".encode()),
         "post-update": (["refs/heads/bench-profile"], None),
     }
+    # Only the hooks this version links into a repo (it may skip those with nothing to do).
+    hooks = {h: v for h, v in all_hooks.items() if (target / "hooks" / h).exists()}
     for hook, (args, stdin) in hooks.items():
         walls[f"hook {hook} (one new branch; run in the repo as git would)"] = (
             [str(target / "hooks" / hook), *args],
