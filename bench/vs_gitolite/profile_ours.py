@@ -313,10 +313,8 @@ def profile(workdir: Path, out_md: Path, bindir: Path, log=print) -> Path:
         ]
 
     verbose = account.run([exe, "trigger", "-v", "POST_COMPILE"], check=False)
-    per = re.findall(
-        r"trigger POST_COMPILE: (\S+) exited (\d+) in (\d+) ms",
-        verbose.stderr.decode(errors="replace"),
-    )
+    said = verbose.stderr.decode(errors="replace") + verbose.stdout.decode(errors="replace")
+    per = re.findall(r"trigger POST_COMPILE: (\S+) exited (\d+) in (\d+) ms", said)
     sections += [
         "## `gitolite-triggers trigger -v POST_COMPILE`, per program",
         "",
@@ -324,6 +322,16 @@ def profile(workdir: Path, out_md: Path, bindir: Path, log=print) -> Path:
         "|---|---:|---:|",
     ]
     sections += [f"| {p} | {code} | {ms} |" for p, code, ms in per]
+    if not per:
+        tail = "\n".join(said.strip().splitlines()[-15:])
+        sections += [
+            "",
+            f"(no per-program lines; exit {verbose.returncode}; output:)",
+            "",
+            "```",
+            tail,
+            "```",
+        ]
     out_md.parent.mkdir(parents=True, exist_ok=True)
     out_md.write_text("\n".join(sections) + "\n")
     log(f"wrote {out_md}")
