@@ -27,26 +27,36 @@ def format_line(tid: str, fields: tuple[str, ...] | list[str]) -> bytes:
     return ("\t".join([stamp, tid, *clean]) + "\n").encode("utf-8", "replace")
 
 
-def log(rc: Rc | None, *fields: str, logfile: str | None = None) -> None:
-    """Append one line; a log that cannot be written is reported on stderr, not fatal."""
+def open_log(rc: Rc | None, logfile: str | None = None) -> int | None:
+    """An ``O_APPEND`` descriptor on the log (creating its folder), or None with a warning."""
     path = logfile or os.environ.get("GL_LOGFILE") or (rc.logfile() if rc else None)
     if not path:
-        return
-    tid = os.environ.get("GL_TID") or str(os.getpid())
-    data = format_line(tid, fields)
+        return None
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     except FileNotFoundError:
         try:
             os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         except OSError as e:
             print(f"WARNING: cannot write log {path}: {e.strerror}", file=sys.stderr)
-            return
     except OSError as e:
         print(f"WARNING: cannot write log {path}: {e.strerror}", file=sys.stderr)
+    return None
+
+
+def write(fd: int | None, *fields: str) -> None:
+    """One line, one ``write`` (so concurrent appenders never interleave inside a line)."""
+    if fd is not None:
+        os.write(fd, format_line(os.environ.get("GL_TID") or str(os.getpid()), fields))
+
+
+def log(rc: Rc | None, *fields: str, logfile: str | None = None) -> None:
+    """Append one line; a log that cannot be written is reported on stderr, not fatal."""
+    fd = open_log(rc, logfile)
+    if fd is None:
         return
     try:
-        os.write(fd, data)
+        write(fd, *fields)
     finally:
         os.close(fd)

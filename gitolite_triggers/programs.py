@@ -100,8 +100,19 @@ def _entry_point(program: str) -> Resolved | None:
     return None
 
 
+_RESOLVED: dict[tuple[str, str | None], Resolved] = {}
+
+
 def resolve(program: str, local_code: str | None) -> Resolved:
-    """Resolve one rc program name; raise NotFound when nothing matches."""
+    """Resolve one rc program name (cached for the process); raise NotFound when nothing matches."""
+    key = (program, local_code)
+    found = _RESOLVED.get(key)
+    if found is None:
+        found = _RESOLVED[key] = _resolve(program, local_code)
+    return found
+
+
+def _resolve(program: str, local_code: str | None) -> Resolved:
     if os.path.isabs(program):
         if _is_exec(program):
             return Resolved(program, command=[program], where=program)

@@ -127,13 +127,32 @@ def fire_entries(
         repo = args[0]
     env = trigger_env(rc, repo=repo, user=user, extra=opts.env)
     out = opts.out or sys.stderr
+    logfd = None if opts.dry_run else glog.open_log(rc)  # one descriptor for the sequence
+    try:
+        return _run_entries(rc, name, entries, args, opts, env, out, logfd, name_in_argv)
+    finally:
+        if logfd is not None:
+            os.close(logfd)
+
+
+def _run_entries(
+    rc: Rc,
+    name: str,
+    entries: Sequence[Mapping[str, Any]],
+    args: list[str],
+    opts: Options,
+    env: dict[str, str],
+    out: TextIO,
+    logfd: int | None,
+    name_in_argv: bool,
+) -> int:
     for entry in entries:
         argv = [*entry["args"], name, *args] if name_in_argv else [*entry["args"], *args]
         try:
             target = resolve(entry["program"], rc.local_code)
         except NotFound as e:
             print(f"WARNING: skipped trigger '{entry['text']}' ({e})", file=sys.stderr)
-            glog.log(rc, "warn", f"skipped trigger '{entry['text']}' ({e})")
+            glog.write(logfd, "warn", f"skipped trigger '{entry['text']}' ({e})")
             continue
         if opts.dry_run:
             print(f"would run: {_show(target)} {' '.join(map(_quote, argv))}".rstrip(), file=out)
@@ -146,7 +165,7 @@ def fire_entries(
         else:
             rc_status, message = _run_program(target, argv, env, entry, opts)
         ms = int((time.monotonic() - started) * 1000)
-        glog.log(rc, "trigger", name, entry["program"], f"exit={rc_status}", f"{ms}ms")
+        glog.write(logfd, "trigger", name, entry["program"], f"exit={rc_status}", f"{ms}ms")
         if message:
             print(message, file=sys.stderr)
         if opts.verbose:
@@ -235,14 +254,24 @@ class _Timeout(BaseException):
 
 @contextlib.contextmanager
 def _patched_env(env: Mapping[str, str]) -> Iterator[None]:
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)
+    """os.environ is ``env`` for the call and exactly what it was afterwards (whatever the
+    program changed). Only differing keys are touched: each change is a putenv/unsetenv,
+    so an in-process program costs microseconds, not a rewrite of the whole environment."""
+    current = os.environ
+    saved = dict(current)
+    _make(current, env)
     try:
         yield
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        _make(current, saved)
+
+
+def _make(current: os._Environ[str], want: Mapping[str, str]) -> None:
+    for k in [k for k in current if k not in want]:
+        del current[k]
+    for k, v in want.items():
+        if current.get(k) != v:
+            current[k] = v
 
 
 def _run_callable(

@@ -360,3 +360,26 @@ def test_concurrent_logging_loses_and_tears_nothing(server: Server) -> None:
         assert len(f) == 6 and f[5] == "x" * 300 and f[3] == "W" + f[1]
         seen.add((f[1], f[4]))
     assert len(seen) == 4000
+
+
+def test_in_process_program_cannot_change_our_environment(server: Server) -> None:
+    server.write_rc("PRE_GIT:\n  - tests.support.callables:meddle\n")
+    driver = (
+        "import os\n"
+        "from gitolite_triggers.rc import load_rc\n"
+        "from gitolite_triggers.runner import fire\n"
+        "os.environ['KEEP'] = 'yes'\n"
+        "before = dict(os.environ)\n"
+        "status = fire(load_rc(), 'PRE_GIT', 'r', 'u')\n"
+        "print(status, dict(os.environ) == before)\n"
+    )
+    import subprocess
+
+    r = subprocess.run(
+        [sys.executable, "-c", driver],
+        env=server.env,
+        capture_output=True,
+        text=True,
+        cwd=server.home,
+    )
+    assert r.stdout.split() == ["0", "True"], r.stderr

@@ -35,3 +35,12 @@ def fail7(argv: list[str]) -> int:
 def slow(argv: list[str]) -> int:
     time.sleep(30)
     return 0
+
+
+def meddle(argv: list[str]) -> int:
+    """Changes the environment it was given; the runner must undo all of it."""
+    assert os.environ["GL_REPO"] == "r"
+    os.environ["INJECTED"] = "1"
+    os.environ.pop("KEEP", None)
+    os.environ["PATH"] = "/nowhere"
+    return 0
