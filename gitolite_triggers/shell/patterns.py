@@ -1,18 +1,19 @@
-"""gitolite's name patterns (Rc.pm), compiled once; every check uses ``fullmatch``.
+"""gitolite's name patterns (Rc.pm) as the wrapper and hooks apply them: with ``fullmatch``.
 
-Python's ``$`` also matches before a trailing newline, so the patterns are only ever
-applied with ``fullmatch`` (and newlines are refused before they get here anyway).
-The character classes are ASCII ranges, so unicode look-alikes never match.
+The patterns themselves are the rules compiler's (conf/patterns.py), compiled once. Their
+``$`` would also match before a trailing newline, which ``fullmatch`` does not allow, so
+here a name with a newline never passes (newlines are refused before they get here
+anyway). The character classes are ASCII ranges, so unicode look-alikes never match.
 """
 
 from __future__ import annotations
 
 import re
 
-REPONAME_PATT = re.compile(r"@?[0-9a-zA-Z][-0-9a-zA-Z._@/+]*")
-USERNAME_PATT = re.compile(r"@?[0-9a-zA-Z][-0-9a-zA-Z._@+]*")
-REF_OR_FILENAME_PATT = re.compile(r"[0-9a-zA-Z][-0-9a-zA-Z._@/+ :,]*")
+from gitolite_triggers.conf.patterns import REF_OR_FILENAME_PATT, REPONAME_PATT, USERNAME_PATT
+
 REMOTE_COMMAND_PATT = re.compile(r"[-0-9a-zA-Z._@/+ :,%=]*")
+__all__ = ["REF_OR_FILENAME_PATT", "REMOTE_COMMAND_PATT", "REPONAME_PATT", "USERNAME_PATT"]
 
 
 def repo_name_problem(repo: str) -> str | None:
