@@ -56,7 +56,7 @@ def main() -> int:
             "INPROC:\n" + "  - tests.support.callables:noop\n" * 4
         )
         cli = [sys.executable, "-m", "gitolite_triggers", "trigger"]
-        cache = server.home / ".gitolite.rc.yaml.cache.json"
+        cache = server.home / ".gitolite.rc.yaml.cache"
         cases = {
             "empty sequence": (cli + ["EMPTY"], None),
             "4 external programs": (cli + ["EXTERNAL", "repo", "user"], None),

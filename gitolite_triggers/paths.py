@@ -52,7 +52,7 @@ def rc_d_dir() -> str:
 
 def rc_cache_file() -> str:
     """The compiled (validated, merged) rc cache, read on the hot path instead of YAML."""
-    return rc_file() + ".cache.json"
+    return rc_file() + ".cache"
 
 
 def home() -> Path:

@@ -188,7 +188,7 @@ def test_every_other_command_fails_closed_on_an_invalid_rc(server: Server) -> No
 def test_cache_is_rebuilt_when_a_source_changes(server: Server) -> None:
     server.write_rc("PRE_GIT:\n  - one\n")
     assert "one" in show(server, "PRE_GIT")
-    cache = server.home / ".gitolite.rc.yaml.cache.json"
+    cache = server.home / ".gitolite.rc.yaml.cache"
     assert cache.exists()
     # A new fragment, a changed fragment, a removed fragment: each is noticed.
     frag = server.write_rc("PRE_GIT:\n  - two\n", name="50-x.yaml")
