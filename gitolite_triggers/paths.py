@@ -11,10 +11,12 @@ every ssh session a few milliseconds to import, so the ``Path`` flavours (and th
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing itself costs every ssh session its import
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
+
 
 PACKAGE = os.path.dirname(os.path.abspath(__file__))
 BUILTIN_TRIGGERS = os.path.join(PACKAGE, "triggers")

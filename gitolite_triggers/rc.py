@@ -13,13 +13,15 @@ import marshal
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any
 
 from gitolite_triggers import paths
 from gitolite_triggers.rcerrors import RcError
 
+TYPE_CHECKING = False  # typing itself costs every ssh session its import
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
+
 
 CACHE_VERSION = 3
 ALWAYS_FIREABLE = ("POST_COMPILE", "POST_CREATE")

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from gitolite_triggers.rc import Rc
 
+TYPE_CHECKING = False  # typing itself costs every ssh session its import
 if TYPE_CHECKING:
     from pathlib import Path
+
 
 HOOK_NAMES = ("pre-receive", "update", "post-receive", "post-update")
 HOOK_MARK = "# gitolite-triggers hook"

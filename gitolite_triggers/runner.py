@@ -23,14 +23,16 @@ import signal
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TextIO
 
 from gitolite_triggers import glog
 from gitolite_triggers.programs import NotFound, Resolved, resolve
 from gitolite_triggers.rc import Rc
 
+TYPE_CHECKING = False  # typing itself costs every ssh session its import
 if TYPE_CHECKING:
     import subprocess
+    from typing import Any, TextIO
+
 
 TIMEOUT_STATUS = 124
 KILL_GRACE_SECONDS = 2.0

@@ -13,10 +13,13 @@ import fnmatch
 import os
 import re
 import stat
-from typing import Any
 
 from gitolite_triggers.paths import expand
 from gitolite_triggers.rc import Rc
+
+TYPE_CHECKING = False  # typing itself costs every ssh session its import
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_API_URL = "https://api.buildkite.com/v2"
 TOKEN_ENV = "BUILDKITE_API_TOKEN"

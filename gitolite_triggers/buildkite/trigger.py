@@ -22,14 +22,15 @@ import os
 import re
 import sys
 import time
-from typing import TYPE_CHECKING
 
 from gitolite_triggers import glog
 from gitolite_triggers.buildkite import config
 from gitolite_triggers.rc import Rc, load_rc
 
+TYPE_CHECKING = False  # typing itself costs every ssh session its import
 if TYPE_CHECKING:
     from gitolite_triggers.buildkite.spool import Spool
+
 
 SHA = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64})$")
 Update = tuple[str, str, str]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
 
 from gitolite_triggers.conf.errors import AccessError
 from gitolite_triggers.conf.patterns import (
@@ -34,6 +33,10 @@ from gitolite_triggers.conf.patterns import (
     USERNAME_PATT,
 )
 from gitolite_triggers.conf.store import Snapshot
+
+TYPE_CHECKING = False  # typing itself costs every ssh session its import
+if TYPE_CHECKING:
+    from typing import Any
 
 _rx_cache: dict[str, re.Pattern[str]] = {}
 

@@ -30,9 +30,12 @@ import marshal
 import os
 import struct
 import zlib
-from typing import Any
 
 from gitolite_triggers.conf.errors import StoreError
+
+TYPE_CHECKING = False  # typing itself costs every ssh session its import
+if TYPE_CHECKING:
+    from typing import Any
 
 STORE_NAME = "compiled.rules"
 MAGIC = b"GLTRULES"

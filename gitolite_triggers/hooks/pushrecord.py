@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import TYPE_CHECKING
 
 from gitolite_triggers.rc import Rc
 
+TYPE_CHECKING = False  # typing itself costs every ssh session its import
 if TYPE_CHECKING:
     from pathlib import Path
+
 
 MAX_AGE_SECONDS = 24 * 3600
 SWEEP_EVERY_SECONDS = 600
