@@ -46,7 +46,12 @@ def exists(rc: Rc, repo: str) -> bool:
 def common_hooks_dir(rc: Rc) -> Path:
     from pathlib import Path
 
-    return Path(rc.admin_base) / "hooks" / "common"
+    return Path(common_hooks(rc))
+
+
+def common_hooks(rc: Rc) -> str:
+    """The folder of the central hook stubs (a string: the update hook uses it per push)."""
+    return os.path.join(rc.admin_base, "hooks", "common")
 
 
 def hook_script(hook: str) -> str:
@@ -97,7 +102,7 @@ def wanted_hooks(rc: Rc, admin: bool = False) -> list[str]:
 
 def _hook_links(rc: Rc, admin: bool = False) -> dict[str, str]:
     """hook name -> link target for one repo: our stubs, plus LOCAL_CODE's common hooks."""
-    common = str(common_hooks_dir(rc))
+    common = common_hooks(rc)
     if not os.path.exists(os.path.join(common, "update")):
         write_common_hooks(rc)
     links = {hook: os.path.join(common, hook) for hook in wanted_hooks(rc, admin)}
@@ -141,7 +146,7 @@ def install_hooks(rc: Rc, path: Path | str, links: dict[str, str] | None = None)
             os.unlink(tmp)
         os.symlink(target, tmp)
         os.replace(tmp, link)
-    common = str(common_hooks_dir(rc))
+    common = common_hooks(rc)
     for name in HOOK_NAMES:
         if name not in links:
             link = os.path.join(hooks, name)

@@ -5,16 +5,17 @@ hook (running inside ``git receive-pack``, under the ssh session's ``GL_TID``) w
 push's ``(old, new, refname)`` triples; a POST_GIT program of the same session reads them
 back with ``updates_for(rc, os.environ["GL_TID"], repo)``.
 
-Storage: ``$GL_ADMIN_BASE/push-records/<tid>/<repo with / as %2F>.json``, written to a
-temp file and renamed into place, so a reader never sees half a record. A fetch writes
+Storage: ``$GL_ADMIN_BASE/push-records/<tid>/<repo with / as %2F>.updates``, one
+``OLD NEW REFNAME`` line per update (git's own post-receive format; refnames hold no
+spaces or newlines), written to a temp file and renamed into place, so a reader never
+sees half a record. A fetch writes
 nothing, so ``updates_for`` returns ``[]`` for it. Records older than ``MAX_AGE_SECONDS``
 are removed by later ``record`` calls (at most once every ``SWEEP_EVERY_SECONDS``).
-Only ``json`` is imported: this runs on every push.
+Nothing beyond ``os`` and ``time`` is imported: this runs on every push.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -51,17 +52,22 @@ def _safe(word: str) -> str:
 
 def _path(rc: Rc, tid: str, repo: str) -> str:
     tid = tid or "no-tid"
-    return os.path.join(_records(rc), _safe(tid), _safe(repo) + ".json")
+    return os.path.join(_records(rc), _safe(tid), _safe(repo) + ".updates")
 
 
 def updates_for(rc: Rc, tid: str, repo: str) -> list[Update]:
     """The ref updates the push of session ``tid`` made to ``repo`` ([] for a fetch or none)."""
     try:
         with open(_path(rc, tid, repo), encoding="utf-8") as f:
-            doc = json.load(f)
+            lines = f.read().splitlines()
     except (OSError, ValueError):
         return []
-    return [(str(o), str(n), str(r)) for o, n, r in doc.get("updates", [])]
+    updates: list[Update] = []
+    for line in lines:
+        parts = line.split(" ", 2)
+        if len(parts) == 3:
+            updates.append((parts[0], parts[1], parts[2]))
+    return updates
 
 
 def record(rc: Rc, tid: str, repo: str, updates: list[Update]) -> None:
@@ -70,10 +76,9 @@ def record(rc: Rc, tid: str, repo: str, updates: list[Update]) -> None:
     folder, name = os.path.split(path)
     os.makedirs(folder, exist_ok=True)
     merged = updates_for(rc, tid, repo) + [tuple(u) for u in updates]
-    doc = {"tid": tid, "repo": repo, "time": time.time(), "updates": [list(u) for u in merged]}
     tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(doc, f)
+        f.write("".join(f"{old} {new} {ref}\n" for old, new, ref in merged))
     os.replace(tmp, path)
     sweep(rc)
 
