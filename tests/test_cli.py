@@ -25,7 +25,19 @@ def test_version(server: Server) -> None:
 
 def test_show_args_builtin_prints_argv_and_identity(server: Server) -> None:
     server.write_rc("PRE_GIT:\n  - show-args one\n")
-    r = server.cli("trigger", "PRE_GIT", "foo", "alice", "R", "any", "git-upload-pack", extra_env={"GL_USER": "alice"})
+    r = server.cli(
+        "trigger",
+        "PRE_GIT",
+        "foo",
+        "alice",
+        "R",
+        "any",
+        "git-upload-pack",
+        extra_env={"GL_USER": "alice"},
+    )
     assert r.returncode == 0, r.stderr
-    assert "show-args: argv=['one', 'PRE_GIT', 'foo', 'alice', 'R', 'any', 'git-upload-pack']" in r.stderr
+    assert (
+        "show-args: argv=['one', 'PRE_GIT', 'foo', 'alice', 'R', 'any', 'git-upload-pack']"
+        in r.stderr
+    )
     assert "GL_USER=alice" in r.stderr and "GL_REPO=foo" in r.stderr

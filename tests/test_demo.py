@@ -22,10 +22,15 @@ def test_demo_pushes_fires_triggers_and_creates_one_build(server: Server) -> Non
     # The triggers fired with the contract's argv on alice's push.
     assert "argv=['PRE_GIT', 'demo', 'alice', 'W', 'any', 'git-receive-pack']" in out
     assert "argv=['ACCESS_CHECK', 'demo', 'alice', 'W', 'refs/heads/main', 'refs/.*']" in out
-    assert re.search(r"argv=\['POST_GIT', 'demo', 'alice', 'W', 'any', 'git-receive-pack'(, '\d+\.\d+'){4}\]", out)
+    assert re.search(
+        r"argv=\['POST_GIT', 'demo', 'alice', 'W', 'any', 'git-receive-pack'(, '\d+\.\d+'){4}\]",
+        out,
+    )
     assert "argv=['POST_COMPILE']" in out
     # Exactly one build, for the pushed commit, with the quotes in its message intact.
-    m = re.search(r"Done: one push, triggers fired, build #(\d+) created for ([0-9a-f]{12}) on main", out)
+    m = re.search(
+        r"Done: one push, triggers fired, build #(\d+) created for ([0-9a-f]{12}) on main", out
+    )
     assert m and m.group(1) == "1"
     assert '"message": "First commit: \\"hello, Buildkite\\""' in out
     assert '"commit": "' + m.group(2) in out
