@@ -280,17 +280,9 @@ def post_update(rc: Rc, argv: list[str]) -> int:
     from gitolite_triggers.repos import ADMIN_REPO
 
     if repo == ADMIN_REPO:
-        import importlib.util
+        from gitolite_triggers import adminpush
 
-        if importlib.util.find_spec("gitolite_triggers.adminpush") is None:
-            print(
-                "WARNING: gitolite-admin pushed but gitolite_triggers.adminpush is not installed",
-                file=sys.stderr,
-            )
-        else:
-            from gitolite_triggers import adminpush
-
-            status = int(adminpush.post_update(rc, list(argv)) or 0)
+        status = int(adminpush.post_update(rc, list(argv)) or 0)
     listed = _fire_list(rc, "post-update", argv, repo, user)
     return status or listed
 
