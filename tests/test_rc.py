@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 
 import pytest
@@ -215,23 +213,11 @@ def test_hot_path_imports_neither_yaml_nor_jsonschema_nor_requests(server: Serve
         "bad = sorted(m for m in ('yaml', 'jsonschema', 'requests') if m in sys.modules)\n"
         "print(status, ','.join(bad) or 'clean')\n"
     )
-    first = subprocess.run(
-        [sys.executable, "-c", probe],
-        env=server.env,
-        capture_output=True,
-        text=True,
-        cwd=server.home,
-    )
+    first = server.python(probe)
     assert first.stdout.split() == ["7", "jsonschema,yaml"], (
         first.stderr
     )  # cold: the cache is built
-    warm = subprocess.run(
-        [sys.executable, "-c", probe],
-        env=server.env,
-        capture_output=True,
-        text=True,
-        cwd=server.home,
-    )
+    warm = server.python(probe)
     assert warm.stdout.split() == ["7", "clean"], warm.stderr
 
 

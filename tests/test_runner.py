@@ -265,15 +265,7 @@ def test_stdout_discipline_keeps_programs_off_stdout(server: Server, local: Path
         "sys.stdout.write('PROTOCOL-END\\n')\n"
         "sys.exit(status)\n"
     )
-    import subprocess
-
-    r = subprocess.run(
-        [sys.executable, "-c", driver],
-        env=server.env,
-        capture_output=True,
-        text=True,
-        cwd=server.home,
-    )
+    r = server.python(driver)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "PROTOCOL-START\nPROTOCOL-END\n"
     assert "PROGRAM-STDOUT" in r.stderr and "CALLABLE-STDOUT" in r.stderr
@@ -373,13 +365,5 @@ def test_in_process_program_cannot_change_our_environment(server: Server) -> Non
         "status = fire(load_rc(), 'PRE_GIT', 'r', 'u')\n"
         "print(status, dict(os.environ) == before)\n"
     )
-    import subprocess
-
-    r = subprocess.run(
-        [sys.executable, "-c", driver],
-        env=server.env,
-        capture_output=True,
-        text=True,
-        cwd=server.home,
-    )
+    r = server.python(driver)
     assert r.stdout.split() == ["0", "True"], r.stderr

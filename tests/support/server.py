@@ -73,6 +73,17 @@ class Server:
             cwd=self.home,
         )
 
+    def python(self, code: str) -> subprocess.CompletedProcess[str]:
+        """Run ``python -c CODE`` as this account (for in-process API checks); text output."""
+        return subprocess.run(
+            [sys.executable, "-c", code],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            cwd=self.home,
+            timeout=120,
+        )
+
 
 def clean_env(home: Path) -> dict[str, str]:
     """os.environ minus GL_/GIT_/SSH_ variables, with HOME pointing at the sandbox."""
