@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support import sshd
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POST_COMPILE_DIR = REPO_ROOT / "gitolite_triggers" / "triggers" / "post-compile"
 SHELL_SCRIPT = str(Path(sys.executable).absolute().parent / "gitolite-triggers")
@@ -13,14 +15,7 @@ SHELL_SCRIPT = str(Path(sys.executable).absolute().parent / "gitolite-triggers")
 
 def make_key(folder: Path, name: str, comment: str | None = None) -> Path:
     """Create ``folder/name`` (private) and ``folder/name.pub``; return the .pub path."""
-    folder.mkdir(parents=True, exist_ok=True)
-    key = folder / name
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment or name, "-f", str(key)],
-        check=True,
-        stdin=subprocess.DEVNULL,
-    )
-    return key.with_name(name + ".pub")
+    return Path(str(sshd.make_key(folder, name, comment).path) + ".pub")
 
 
 def key_blob(pub: Path) -> str:

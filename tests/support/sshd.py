@@ -67,13 +67,13 @@ class SshKey:
         return Path(str(self.path) + ".pub").read_text().strip()
 
 
-def make_key(folder: Path, name: str) -> SshKey:
+def make_key(folder: Path, name: str, comment: str | None = None) -> SshKey:
     """Generate an ed25519 key pair ``folder/name`` (+ ``.pub``) without a passphrase."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     if not path.exists():
         subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(path)],
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment or name, "-f", str(path)],
             check=True,
             stdin=subprocess.DEVNULL,
         )
