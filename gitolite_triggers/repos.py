@@ -154,10 +154,23 @@ def install_hooks(rc: Rc, path: Path | str, links: dict[str, str] | None = None)
                 os.unlink(link)
 
 
-def hooks_ok(rc: Rc, path: Path) -> bool:
-    """True when the repo's update hook is ours (gitolite denies everything otherwise)."""
-    link = path / "hooks" / "update"
-    return link.is_symlink() and os.readlink(link) == str(common_hooks_dir(rc) / "update")
+def update_hook_is_ours(repo_dir: str, admin_base: str) -> bool:
+    """True when ``repo_dir/hooks/update`` links to our central stub.
+
+    gitolite denies everything on a repo whose update hook is not its own (a push could
+    otherwise skip check 2); the rules check, compile and setup all ask this one question.
+    """
+    try:
+        return os.readlink(os.path.join(repo_dir, "hooks", "update")) == os.path.join(
+            admin_base, "hooks", "common", "update"
+        )
+    except OSError:
+        return False
+
+
+def hooks_ok(rc: Rc, path: Path | str) -> bool:
+    """``update_hook_is_ours`` for a repo of this account."""
+    return update_hook_is_ours(str(path), rc.admin_base)
 
 
 _TEMPLATES: dict[str, str] = {}

@@ -33,6 +33,7 @@ from gitolite_triggers.conf.patterns import (
     USERNAME_PATT,
 )
 from gitolite_triggers.conf.store import Snapshot
+from gitolite_triggers.repos import update_hook_is_ours
 
 TYPE_CHECKING = False  # typing itself costs every ssh session its import
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ class Checker:
     ) -> None:
         self.snap = snap
         self.repo_base = repo_base
-        self.hook_target = os.path.join(admin_base, "hooks", "common", "update")
+        self.admin_base = admin_base
         self.roles = set(roles if roles is not None else ("READERS", "WRITERS"))
         self.patterns: list[str] = snap.header.get("patterns", [])
         self.group_patterns: list[str] = snap.header.get("group_patterns", [])
@@ -125,10 +126,7 @@ class Checker:
     def hook_present(self, repo: str) -> bool:
         if self.missing(repo):
             return True
-        try:
-            return os.readlink(self.path(repo) + "/hooks/update") == self.hook_target
-        except OSError:
-            return False
+        return update_hook_is_ours(self.path(repo), self.admin_base)
 
     # -- snapshot data ---------------------------------------------------------------
     def groups_of(self, name: str) -> list[str]:

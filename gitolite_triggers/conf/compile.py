@@ -128,18 +128,11 @@ def _compile_locked(rc: Rc, conf_dir: Path, started: float, fire_triggers: bool)
         )
     report.repos = len(names)
     base = rc.repo_base
-    hook_target = str(repos_mod.common_hooks_dir(rc) / "update")
     for name in names:
         folder = f"{base}/{name}.git"
         if os.path.isdir(folder):
-            try:
-                ok = (
-                    os.readlink(folder + "/hooks/update") == hook_target
-                )  # repos.hooks_ok, minus pathlib
-            except OSError:
-                ok = False
-            if not ok:
-                repos_mod.install_hooks(rc, Path(folder))
+            if not repos_mod.hooks_ok(rc, folder):
+                repos_mod.install_hooks(rc, folder)
                 report.rehooked.append(name)
             continue
         where = parsed.where.get(name, ("conf/gitolite.conf", 0))
