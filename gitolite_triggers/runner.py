@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from gitolite_triggers import glog
 from gitolite_triggers.programs import NotFound, Resolved, resolve
-from gitolite_triggers.rc import Rc
+from gitolite_triggers.rc import Rc, bin_dir
 
 TYPE_CHECKING = False  # typing itself costs every ssh session its import
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def trigger_env(
     env["GL_LOGFILE"] = env.get("GL_LOGFILE") or rc.logfile()
     env["GL_REPO_BASE"] = rc.repo_base
     env["GL_ADMIN_BASE"] = rc.admin_base
-    env.setdefault("GL_BINDIR", os.path.dirname(os.path.abspath(sys.executable)))
+    env.setdefault("GL_BINDIR", bin_dir())
     if user:
         env["GL_USER"] = user
     if repo:
