@@ -8,8 +8,8 @@ relays to the pusher as ``remote:`` lines.
 Steps (gitolite's PostUpdate.pm, made careful):
 
 1. Nothing happens unless the pushed refs include the admin repo's HEAD branch.
-2. A tree with a top-level ``hooks`` or ``logs`` entry is refused: those names in
-   $GL_ADMIN_BASE are the server's own (hook stubs, logs), not the admin repo's.
+2. A tree with a top-level ``hooks``, ``logs`` or ``bin`` entry is refused: those names in
+   $GL_ADMIN_BASE are the server's own (hook stubs, logs, the ssh launcher), not the admin repo's.
 3. The branch's tree replaces conf/, keydir/, local/ in $GL_ADMIN_BASE
    (``git read-tree -u --reset``: files deleted in the push disappear, the bare
    repo's HEAD is never touched).
@@ -44,7 +44,7 @@ from gitolite_triggers.repos import ADMIN_REPO, repo_path
 
 LAST_GOOD = "gl-last-good"
 LOCK = "gl-admin-push.lock"
-FORBIDDEN_TOP = ("hooks", "logs")
+FORBIDDEN_TOP = ("hooks", "logs", "bin")
 ADMIN_TREE = ("conf", "keydir", "local")  # always the admin repo's, whatever is on disk
 
 

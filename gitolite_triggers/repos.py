@@ -2,15 +2,14 @@
 
 Every repo's ``hooks/{pre-receive,update,post-receive,post-update}`` is a symlink to one
 script in ``$GL_ADMIN_BASE/hooks/common/``, as gitolite does, so ``setup`` can repair or
-upgrade every repo's hooks by rewriting one file and re-linking. The script is a tiny
-Python stub with this interpreter in its shebang that calls
+upgrade every repo's hooks by rewriting one file and re-linking. The script is a lean
+launcher (``launcher.py``: this interpreter with ``-IS``) that calls
 ``gitolite_triggers.hooks.entry.main``: no shell, and no PyYAML/jsonschema/requests.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 
 from gitolite_triggers.rc import Rc
 
@@ -20,7 +19,6 @@ if TYPE_CHECKING:
 
 
 HOOK_NAMES = ("pre-receive", "update", "post-receive", "post-update")
-HOOK_MARK = "# gitolite-triggers hook"
 ADMIN_REPO = "gitolite-admin"
 
 
@@ -55,33 +53,20 @@ def common_hooks(rc: Rc) -> str:
 
 
 def hook_script(hook: str) -> str:
-    """The text of the central hook stub for ``hook``."""
-    return (
-        f"#!{sys.executable}\n"
-        f"{HOOK_MARK}: written by `gitolite-triggers setup`; edits are overwritten.\n"
-        "import sys\n"
-        "from gitolite_triggers.hooks.entry import main\n"
-        f"sys.exit(main({hook!r}, sys.argv[1:]))\n"
-    )
+    """The text of the central hook stub for ``hook`` (a lean launcher: see launcher.py)."""
+    from gitolite_triggers.launcher import render
+
+    return render("gitolite_triggers.hooks.entry", f"main({hook!r}, sys.argv[1:])", f"{hook} hook")
 
 
 def write_common_hooks(rc: Rc) -> Path:
     """(Re)write the central hook stubs atomically; return their folder."""
-    folder = common_hooks_dir(rc)
-    folder.mkdir(parents=True, exist_ok=True)
+    from gitolite_triggers.launcher import write_if_changed
+
+    folder = common_hooks(rc)
     for hook in HOOK_NAMES:
-        target = folder / hook
-        text = hook_script(hook)
-        try:
-            if target.read_text() == text and os.access(target, os.X_OK):
-                continue
-        except OSError:
-            pass
-        tmp = folder / f".{hook}.{os.getpid()}.tmp"
-        tmp.write_text(text)
-        tmp.chmod(0o755)
-        os.replace(tmp, target)
-    return folder
+        write_if_changed(os.path.join(folder, hook), hook_script(hook))
+    return common_hooks_dir(rc)
 
 
 def wanted_hooks(rc: Rc, admin: bool = False) -> list[str]:

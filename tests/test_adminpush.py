@@ -139,6 +139,7 @@ def test_push_to_other_branch_is_not_compiled(server: Server, admin: Path) -> No
     [
         ("hooks/update", "top-level 'hooks'"),
         ("logs/x.log", "top-level 'logs'"),
+        ("bin/gitolite-triggers", "top-level 'bin'"),
         ("conf/compiled.rules", "'conf/compiled.rules'; that name is the server's own"),
         ("spool/x", "top-level 'spool', but $GL_ADMIN_BASE/spool is the server's own"),
     ],
@@ -158,9 +159,8 @@ def test_server_owned_paths_refused(server: Server, admin: Path, path: str, mess
     assert not (server.repo_base / "foo.git").exists()
     assert "repo foo" not in (server.admin_base / "conf" / "gitolite.conf").read_text()
     # the server's own files are untouched
-    assert (
-        "gitolite-triggers hook" in (server.admin_base / "hooks" / "common" / "update").read_text()
-    )
+    for own in ("hooks/common/update", "bin/gitolite-triggers"):
+        assert "gitolite-triggers launcher" in (server.admin_base / own).read_text(), own
     assert store.read_bytes() == store_before
     assert (spool / "x").read_text() == "server data\n"
 

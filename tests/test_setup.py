@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gitolite_triggers.commands.setup_cmd import DEFAULT_CONF
-from tests.support.adminkeys import SHELL_SCRIPT, key_blob, make_key
+from tests.support.adminkeys import key_blob, make_key, shell_script
 from tests.support.adminrepo import bare_git
 from tests.support.server import SHIPPED_RC_D, Server
 
@@ -78,7 +78,7 @@ def test_fresh_setup(server: Server, keys: dict[str, Path]) -> None:
     assert server.cli("access", "-q", "testing", "bob", "W", "any").returncode == 0
     # POST_COMPILE ran: authorized_keys, projects.list, git-daemon-export-ok (@all includes gitweb, daemon)
     ak = server.home / ".ssh" / "authorized_keys"
-    assert f'command="{SHELL_SCRIPT} shell admin"' in ak.read_text()
+    assert f'command="{shell_script(server.admin_base)} shell admin"' in ak.read_text()
     assert stat.S_IMODE(ak.stat().st_mode) == 0o600
     assert (server.home / "projects.list").read_text() == "testing.git\n"
     assert (server.repo_base / "testing.git" / "git-daemon-export-ok").exists()

@@ -4,7 +4,9 @@ Each ``keydir/**/*.pub`` file holds one public key; the user is the file name wi
 ``(@[^.]+)?.pub`` stripped, as in gitolite (``alice@laptop.pub`` is a second key of
 ``alice``; ``bob@example.com.pub`` is user ``bob@example.com``). Every key becomes::
 
-    command="<GL_BINDIR>/gitolite-triggers shell USER",<AUTH_OPTIONS> <key>
+    command="<GL_ADMIN_BASE>/bin/gitolite-triggers shell USER",<AUTH_OPTIONS> <key>
+
+(that script is a lean launcher of the installed package, written here: launcher.py).
 
 inside a block between ``# gitolite-triggers start`` and ``# gitolite-triggers end``.
 Every line outside the block is kept as it is, and the block stays where it was (at
@@ -30,7 +32,6 @@ from gitolite_triggers.postcompile.common import guarded, parse_call, warn, writ
 PROG = "ssh-authkeys"
 START = "# gitolite-triggers start"
 END = "# gitolite-triggers end"
-SCRIPT = "gitolite-triggers"
 
 _USER_FROM_FILE = re.compile(r"(@[^.]+)?\.pub$")
 # gitolite's USERNAME_PATT minus the leading '@' it tolerates: a user called '@admins'
@@ -162,19 +163,21 @@ def split_block(text: str, where: str) -> tuple[list[str], list[str], int]:
     return lines[: starts[0]], lines[ends[0] + 1 :], ends[0] - starts[0] - 1
 
 
-def shell_command() -> str:
-    """Absolute path of the ``gitolite-triggers`` script beside this interpreter (GL_BINDIR)."""
-    bindir = os.path.dirname(os.path.abspath(sys.executable))
-    script = os.path.join(bindir, SCRIPT)
-    if not (os.path.isfile(script) and os.access(script, os.X_OK)):
-        raise AuthkeysError(
-            f"{script} is missing or not executable (is the package installed in this Python's environment?)"
-        )
+def shell_command(admin_base: str) -> str:
+    """The forced command's script: the account's lean ``gitolite-triggers`` launcher.
+
+    Written (or refreshed) here, so every compile leaves authorized_keys pointing at a
+    launcher that exists and runs this installation (see ``launcher.py`` for why it is
+    not the console script in GL_BINDIR).
+    """
+    from gitolite_triggers.launcher import shell_launcher_path, write_shell_launcher
+
+    script = shell_launcher_path(os.path.abspath(admin_base))
     if not _SAFE_PATH.match(script):
         raise AuthkeysError(
             f"{script!r}: the path has characters sshd's command= cannot carry safely"
         )
-    return script
+    return write_shell_launcher(os.path.abspath(admin_base))
 
 
 def _foreign_keys(lines: list[str]) -> dict[str, int]:
@@ -223,7 +226,7 @@ def run(home: Path, admin_base: Path, options: str) -> int:
     keydir = admin_base / "keydir"
     if not keydir.is_dir():
         return 0  # gitolite: nothing to do before there is a keydir
-    script = shell_command()
+    script = shell_command(str(admin_base))
     ssh = home / ".ssh"
     if not ssh.is_dir():
         ssh.mkdir(mode=0o700, parents=True)

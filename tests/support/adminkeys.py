@@ -10,7 +10,11 @@ from tests.support import sshd
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POST_COMPILE_DIR = REPO_ROOT / "gitolite_triggers" / "triggers" / "post-compile"
-SHELL_SCRIPT = str(Path(sys.executable).absolute().parent / "gitolite-triggers")
+
+
+def shell_script(admin_base: Path) -> str:
+    """The forced command's script ssh-authkeys writes: the account's lean launcher."""
+    return str(admin_base / "bin" / "gitolite-triggers")
 
 
 def make_key(folder: Path, name: str, comment: str | None = None) -> Path:
