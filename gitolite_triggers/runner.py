@@ -17,12 +17,9 @@ goes to our stderr, for the same reason.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
 
 from gitolite_triggers import glog
 from gitolite_triggers.programs import NotFound, Resolved, resolve
@@ -31,6 +28,7 @@ from gitolite_triggers.rc import Rc, bin_dir
 TYPE_CHECKING = False  # typing itself costs every ssh session its import
 if TYPE_CHECKING:
     import subprocess
+    from collections.abc import Callable, Mapping, Sequence
     from typing import Any, TextIO
 
 
@@ -235,6 +233,7 @@ def _run_program(
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    import signal
     import subprocess
 
     for sig, grace in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, None)):
@@ -245,8 +244,10 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         try:
             proc.wait(timeout=grace)
             # The leader is gone; make sure no straggler in its group survives either.
-            with contextlib.suppress(ProcessLookupError):
+            try:
                 os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             return
         except subprocess.TimeoutExpired:
             continue
@@ -265,15 +266,15 @@ def env_delta(env: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
     return delta, gone
 
 
-@contextlib.contextmanager
-def _patched_env(delta: Mapping[str, str], gone: list[str]) -> Iterator[None]:
-    """os.environ is ``env`` for the call and exactly what it was afterwards, whatever the
-    program changed.
+def _apply_env(delta: Mapping[str, str], gone: list[str]) -> Callable[[], None]:
+    """Make os.environ ``env`` for a call; return what puts it back exactly as it was,
+    whatever the program changed.
 
     os.environ's mapping encodes and decodes on every access, which made a whole-environment
     swap cost ~60 us per in-process program. So: set only the keys that differ, snapshot and
     compare the raw bytes dict underneath (a C-level copy and compare), and fall back to a
-    key-by-key repair only when the program itself changed something.
+    key-by-key repair only when the program itself changed something. (A function pair,
+    not a contextlib context manager: contextlib costs every ssh session its import.)
     """
     current = os.environ
     raw = getattr(current, "_data", None)  # CPython's bytes->bytes store behind os.environ
@@ -285,9 +286,8 @@ def _patched_env(delta: Mapping[str, str], gone: list[str]) -> Iterator[None]:
         current[k] = v
     for k in dropped:
         del current[k]
-    try:
-        yield
-    finally:
+
+    def restore() -> None:
         for k, v in old.items():
             if v is None:
                 current.pop(k, None)
@@ -301,6 +301,8 @@ def _patched_env(delta: Mapping[str, str], gone: list[str]) -> Iterator[None]:
                 _make(current, want)
         else:
             _make(current, saved or {})
+
+    return restore
 
 
 def _make(current: os._Environ[str], want: Mapping[str, str]) -> None:
@@ -321,20 +323,23 @@ def _run_callable(
     timeout = entry.get("timeout")
     old_handler = None
     if timeout:
+        import signal  # only for a timeout: its enums cost a session ~4 ms
 
         def on_alarm(signum: int, frame: Any) -> None:
             raise _Timeout
 
         old_handler = signal.signal(signal.SIGALRM, on_alarm)
         signal.setitimer(signal.ITIMER_REAL, float(timeout))
-    redirect = (
-        contextlib.redirect_stdout(sys.stderr)
-        if opts.stdout_to_stderr
-        else contextlib.nullcontext()
-    )
+    stdout = sys.stdout
     try:
-        with _patched_env(*env), redirect:
+        restore_env = _apply_env(*env)
+        try:
+            if opts.stdout_to_stderr:
+                sys.stdout = sys.stderr
             result = target.func(list(argv))  # type: ignore[misc]
+        finally:
+            sys.stdout = stdout
+            restore_env()
         return (int(result) if result else 0), ""
     except _Timeout:
         return (
@@ -353,5 +358,7 @@ def _run_callable(
         return 1, f"FATAL: trigger program '{entry['program']}' failed: {text}"
     finally:
         if timeout:
+            import signal
+
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old_handler)

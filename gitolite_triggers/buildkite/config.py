@@ -9,9 +9,7 @@ Imported on the push path: standard library only.
 
 from __future__ import annotations
 
-import fnmatch
 import os
-import re
 import stat
 
 from gitolite_triggers.paths import expand
@@ -99,6 +97,8 @@ def match_globs(patterns: list[str], name: str) -> bool:
     """Buildkite-style filter: globs (``*`` crosses ``/``), ``!glob`` excludes; empty = all."""
     if not patterns:
         return True
+    import fnmatch  # here: it imports `re`, which a push to an unconfigured repo skips
+
     if any(fnmatch.fnmatchcase(name, p[1:]) for p in patterns if p.startswith("!")):
         return False
     positives = [p for p in patterns if not p.startswith("!")]
@@ -110,7 +110,7 @@ def _split_patterns(value: str | list[str] | None) -> list[str]:
         return []
     if isinstance(value, list):
         return [str(v) for v in value]
-    return [w for w in re.split(r"[\s,]+", value) if w]
+    return value.replace(",", " ").split()
 
 
 def settings(rc: Rc) -> Settings:
@@ -198,7 +198,10 @@ def target_for(rc: Rc, repo: str, options: dict[str, str] | None = None) -> Targ
     if _disabled(options.get("buildkite.enabled", "1")):
         return None
     target = None
-    for entry in rc.buildkite.get("pipelines") or []:
+    pipelines = rc.buildkite.get("pipelines") or []
+    if pipelines:
+        import re  # only where pipelines are configured
+    for entry in pipelines:
         try:
             if re.fullmatch(str(entry.get("repos", "")), repo):
                 target = _target_from(entry)

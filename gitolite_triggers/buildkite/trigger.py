@@ -19,12 +19,12 @@ standard library: this is on every push.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 
 from gitolite_triggers import glog
 from gitolite_triggers.buildkite import config
+from gitolite_triggers.names import is_sha
 from gitolite_triggers.rc import Rc, load_rc
 
 TYPE_CHECKING = False  # typing itself costs every ssh session its import
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from gitolite_triggers.buildkite.spool import Spool
 
 
-SHA = re.compile(r"^([0-9a-f]{40}|[0-9a-f]{64})$")
 Update = tuple[str, str, str]
 
 
@@ -40,7 +39,7 @@ def _parse_lines(data: str) -> list[Update]:
     out = []
     for line in data.splitlines():
         parts = line.split(" ", 2)
-        if len(parts) == 3 and SHA.match(parts[0]) and SHA.match(parts[1]):
+        if len(parts) == 3 and is_sha(parts[0]) and is_sha(parts[1]):
             out.append((parts[0], parts[1], parts[2]))
     return out
 
@@ -55,12 +54,7 @@ def _updates(rc: Rc, argv: list[str]) -> tuple[str | None, str | None, list[Upda
             return None
         repo, user = rest[0], rest[1]
         return repo, user, [], "POST_GIT"
-    if (
-        len(argv) >= 3
-        and argv[-3].startswith("refs/")
-        and SHA.match(argv[-2])
-        and SHA.match(argv[-1])
-    ):
+    if len(argv) >= 3 and argv[-3].startswith("refs/") and is_sha(argv[-2]) and is_sha(argv[-1]):
         ref, old, new = argv[-3:]
         return env_repo, env_user, [(old, new, ref)], "update"
     data = ""

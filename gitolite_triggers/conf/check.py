@@ -22,22 +22,28 @@ repo may be created between two checks of one batch.
 from __future__ import annotations
 
 import os
-import re
 
 from gitolite_triggers.conf.errors import AccessError
-from gitolite_triggers.conf.patterns import (
-    REF_OR_FILENAME_PATT,
-    REPONAME_PATT,
-    REPOPATT_PATT,
-    SAFE_REF_CHARS,
-    USERNAME_PATT,
-)
 from gitolite_triggers.conf.store import Snapshot
+from gitolite_triggers.names import ALNUM, is_ref, is_repo_name, is_repo_pattern, is_user_name
+from gitolite_triggers.names import safe_ref as make_safe_ref
 from gitolite_triggers.repos import update_hook_is_ours
 
+# `re` is imported only when a check needs a real regex (a wild pattern that may match,
+# a refex that is not a plain prefix): on the ssh path the import alone costs ~5 ms.
 TYPE_CHECKING = False  # typing itself costs every ssh session its import
 if TYPE_CHECKING:
+    import re
     from typing import Any
+
+REGEX_CHARS = frozenset(".^$*+?{}[]\\|()")
+QUANTIFIERS = frozenset("*+?{")
+GROUP_NAME_CHARS = ALNUM | frozenset("_@-")
+
+
+class RegexError(ValueError):
+    """A pattern or refex that does not compile (re.error, without importing re here)."""
+
 
 _rx_cache: dict[str, re.Pattern[str]] = {}
 
@@ -46,9 +52,14 @@ def rx(pattern: str) -> re.Pattern[str]:
     """A compiled regex, cached for the process (patterns and refexes repeat a lot)."""
     r = _rx_cache.get(pattern)
     if r is None:
+        import re
+
         if len(_rx_cache) > 20000:
             _rx_cache.clear()
-        r = _rx_cache[pattern] = re.compile(pattern)
+        try:
+            r = _rx_cache[pattern] = re.compile(pattern)
+        except re.error as e:
+            raise RegexError(str(e)) from None
     return r
 
 
@@ -57,17 +68,72 @@ def _anchored(key: str) -> re.Pattern[str]:
     return rx("^" + key + "$")
 
 
+_prefixes: dict[str, str | None] = {}
+
+
+def literal_prefix(key: str) -> str | None:
+    """What every match of ``/^KEY$/`` starts with, or None when that is not known.
+
+    The text before the first regex character, minus its last character when a
+    quantifier follows (``ab*`` promises only ``a``); None when the key has a ``|``
+    anywhere, since an alternation can start anywhere. Lets a check skip a wild pattern
+    that cannot match without compiling it, or importing ``re`` at all.
+    """
+    if key in _prefixes:
+        return _prefixes[key]
+    prefix: str | None = None
+    if "|" not in key:
+        end = next((i for i, c in enumerate(key) if c in REGEX_CHARS), len(key))
+        if end < len(key) and key[end] in QUANTIFIERS:
+            end = max(end - 1, 0)
+        prefix = key[:end]
+    _prefixes[key] = prefix
+    return prefix
+
+
+def may_match(key: str, name: str) -> bool:
+    """False only when ``/^KEY$/`` certainly does not match ``name`` (see literal_prefix)."""
+    prefix = literal_prefix(key)
+    return prefix is None or name.startswith(prefix)
+
+
+def refex_matches(refex: str, ref: str) -> bool:
+    """``/^REFEX/`` against a ref; a plain prefix (``refs/heads/``, ``refs/.*``) needs no regex."""
+    plain = refex[:-2] if refex.endswith(".*") else refex
+    if REGEX_CHARS.isdisjoint(plain):
+        return ref.startswith(plain)
+    return rx("^" + refex).search(ref) is not None
+
+
+def perm_allows(aa: str, perm: str) -> bool:
+    """Does a rule's permission (``RW+C``...) grant the attempted access ``aa``?
+
+    gitolite turns ``aa`` into a regex (``+`` escaped, ``C`` -> ``RW.*C``, ``M`` -> ``.*M``)
+    and searches the permission with it; the usual letters are answered without one.
+    """
+    if aa in ("R", "W", "+", "D", "M"):
+        return aa in perm
+    if aa == "C":
+        at = perm.find("RW")
+        return at >= 0 and "C" in perm[at + 2 :]
+    if aa == "^C":
+        return perm.startswith("C")
+    aaq = aa.replace("+", "\\+", 1)
+    aaq = aaq.replace("M", ".*M", 1)
+    return rx(aaq).search(perm) is not None
+
+
 def perl_true(v: str | None) -> bool:
     return bool(v) and v != "0"
 
 
 def sanity(repo: str) -> None:
     """gitolite's sanity(): the repo name (or pattern) a check may be asked about."""
-    if not repo or not REPOPATT_PATT.match(repo):
+    if not repo or not is_repo_pattern(repo, perl=True):
         raise AccessError(f"invalid repo '{repo}'")
     if repo.endswith("/"):
         raise AccessError(f"'{repo}' ends with a '/'")
-    plain = REPONAME_PATT.match(repo) is not None
+    plain = is_repo_name(repo, perl=True)
     if plain and ".." in repo:
         raise AccessError(f"'{repo}' contains '..'")
     if plain and ".git/" in repo:
@@ -146,6 +212,10 @@ class Checker:
         creator = self.creator(repo)
         if not creator:
             return ""
+        if creator not in repo and REGEX_CHARS.isdisjoint(creator):
+            return ""  # gitolite puts the name into the regex as it is: "a.b" matches "axb"
+        import re  # wild repos only
+
         try:
             base2 = re.sub(r"\b" + creator + r"\b", "CREATOR", repo, count=1, flags=re.ASCII)
         except re.error:
@@ -163,19 +233,22 @@ class Checker:
         exists = not self.missing(repo)
         base2 = self.generic_name(repo)
         out: dict[str, None] = {"@all": None}
-        if repo.startswith("@") or not REPONAME_PATT.match(repo) or exists:
+        if repo.startswith("@") or not is_repo_name(repo, perl=True) or exists:
             out[repo] = None
         if base2.startswith("@"):
             out[base2] = None
         for p in self.patterns:
-            r = _anchored(p)
-            if repo == p or r.search(repo) or base2 and (base2 == p or r.search(base2)):
+            if repo == p or base2 == p:
+                out[p] = None
+            elif (may_match(p, repo) and _anchored(p).search(repo)) or (
+                base2 and may_match(p, base2) and _anchored(p).search(base2)
+            ):
                 out[p] = None
         if exists:
             text = _read(self.path(repo) + "/gl-repo-groups")
             if text:
                 for w in text.split():
-                    if not re.search(r"[^\w@-]", w, re.ASCII):
+                    if GROUP_NAME_CHARS.issuperset(w):
                         out["@" + w.removeprefix("@")] = None
         for g in self.groups_of(repo):
             out[g] = None
@@ -183,8 +256,9 @@ class Checker:
             for g in self.groups_of(base2):
                 out[g] = None
         for gp in self.group_patterns:
-            r = _anchored(gp)
-            if r.search(repo) or base2 and r.search(base2):
+            if (may_match(gp, repo) and _anchored(gp).search(repo)) or (
+                base2 and may_match(gp, base2) and _anchored(gp).search(base2)
+            ):
                 for g in self.groups_of(gp):
                     out[g] = None
         return list(out)
@@ -207,15 +281,16 @@ class Checker:
         lines.append("CREATOR = " + self.creator(repo))
         ret: dict[str, None] = {}
         for line in lines:
+            # (gitolite also squeezes blanks here; split() below makes that a no-op)
             line = line.lstrip(" \t\n\r\f\v").rstrip(" ").replace("=", " ", 1)
-            line = re.sub(r"[ \t\n\r\f\v]+", " ", line).removeprefix("@")
+            line = line.removeprefix("@")
             if line.startswith("#") or not line.strip():
                 continue
             role, *members = line.split()
             if role != "CREATOR" and role not in self.roles:
                 continue
             for m in members:
-                if USERNAME_PATT.match(m) and (m == user or m in eg):
+                if is_user_name(m, perl=True) and (m == user or m in eg):
                     ret["@" + role] = None
         return list(ret)
 
@@ -268,24 +343,24 @@ class Checker:
         """gitolite's access(): the matching refex if allowed, else a ``... DENIED by ...`` line."""
         try:
             return self._access(repo, user, aa, ref)
-        except re.error as e:  # a refex that only breaks once USER is filled in
+        except RegexError as e:  # a refex that only breaks once USER is filled in
             raise AccessError(f"bad regex while checking '{repo}' for '{user}': {e}") from None
 
     def _access(self, repo: str, user: str, aa: str, ref: str) -> str:
-        if not user or not USERNAME_PATT.match(user):
+        if not user or not is_user_name(user, perl=True):
             raise AccessError(f"invalid user '{user}'")
         sanity(repo)
         if not self.hook_present(repo):
             return f"{aa} any {repo} {user} DENIED by fallthru"
         rules = self.rules(repo, user)
         deny_rules = perl_true(self.option(repo, "deny-rules"))
-        if not (ref.startswith("VREF/NAME/") or REF_OR_FILENAME_PATT.match(ref)):
+        if not (ref.startswith("VREF/NAME/") or is_ref(ref, perl=True)):
             raise AccessError(f"invalid characters in ref or filename: '{ref}'")
-        safe_ref = SAFE_REF_CHARS.sub(".", ref)
+        safe_ref = make_safe_ref(ref)
         if (
             aa != "^C"
             and not repo.startswith("@")
-            and REPONAME_PATT.match(repo)
+            and is_repo_name(repo, perl=True)
             and self.missing(repo)
         ):
             iret = self._access(repo, user, "^C", ref).replace("^C", aa, 1)
@@ -293,19 +368,15 @@ class Checker:
                 return iret
         if aa == "^C" and not self.missing(repo):
             return f"{aa} {safe_ref} {repo} {user} DENIED by existence"
-        aaq = aa.replace("+", "\\+", 1)
-        if aaq == "C":
-            aaq = "RW.*C"
-        aaq = aaq.replace("M", ".*M", 1)
         for _, perm, refex in rules:
             refex = refex.replace("/USER/", f"/{user}/", 1)
             if perm == "-" and ref == "any" and not deny_rules:
                 continue
-            if ref != "any" and not rx("^" + refex).search(ref):
+            if ref != "any" and not refex_matches(refex, ref):
                 continue
             if perm == "-":
                 return f"{aa} {safe_ref} {repo} {user} DENIED by {refex}"
-            if rx(aaq).search(perm):
+            if perm_allows(aa, perm):
                 return refex
         return f"{aa} {safe_ref} {repo} {user} DENIED by fallthru"
 

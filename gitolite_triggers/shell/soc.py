@@ -6,70 +6,115 @@
 - ``git-upload-pack``/``git-receive-pack``/``git-upload-archive`` followed by one space and
   the repo, optionally in single quotes, one leading ``/`` allowed. Then a trailing
   ``.git<digit>`` (gitolite's debug suffix) is stripped, then one trailing ``/``, then a
-  trailing ``.git``. The name must match REPONAME_PATT and pass gitolite's sanity check
+  trailing ``.git``. The name must be a repo name (names.py) and pass gitolite's sanity check
   (no ``..``, no ``.git/``, ...). ``~`` is not expanded (it fails the name check).
 - Otherwise the words are a command; only COMMANDS are known, their arguments must
-  match REMOTE_COMMAND_PATT and hold no ``../``. Anything else is refused.
+  use only remote-command characters and hold no ``../``. Anything else is refused.
 """
 
 from __future__ import annotations
 
-import re
-from collections import namedtuple
+from gitolite_triggers.names import is_remote_command
+from gitolite_triggers.shell.patterns import repo_name_problem
 
-from gitolite_triggers.shell.patterns import REMOTE_COMMAND_PATT, repo_name_problem
+# No `re` and no `collections` here: this runs on every fetch, and those imports would
+# cost more than the parsing (see names.py).
 
 MAX_LENGTH = 4096
 GIT_VERBS = ("git-upload-pack", "git-receive-pack", "git-upload-archive")
 COMMANDS = ("info", "help", "perms")
-_GIT = re.compile(r"(git-upload-pack|git-receive-pack|git-upload-archive) '?/?(.*?)'?")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_CHARS = frozenset([*map(chr, range(0x20)), "\x7f"])
 
 
 class SocError(Exception):
     """The command is refused; str() is the message for the client (without FATAL:)."""
 
 
-class GitRequest(namedtuple("GitRequest", "verb repo")):
+class GitRequest(tuple):  # type: ignore[type-arg]
     """A git verb (git-upload-pack | git-receive-pack | git-upload-archive) on a repo.
 
-    Named tuples, not dataclasses: importing dataclasses costs every session a few ms.
+    A tuple ``(verb, repo)`` with names, like a namedtuple without its import.
     """
 
     __slots__ = ()
+
+    def __new__(cls, verb: str, repo: str) -> GitRequest:
+        return tuple.__new__(cls, (verb, repo))
+
+    @property
+    def verb(self) -> str:
+        return self[0]  # type: ignore[no-any-return]
+
+    @property
+    def repo(self) -> str:
+        return self[1]  # type: ignore[no-any-return]
 
     @property
     def access(self) -> str:
         """gitolite's attempted access: R when the verb contains 'upload', else W."""
         return "R" if "upload" in self.verb else "W"
 
+    def __repr__(self) -> str:
+        return f"GitRequest(verb={self.verb!r}, repo={self.repo!r})"
 
-class CommandRequest(namedtuple("CommandRequest", "name args")):
-    """A remote command (info, help, perms) and its argument words."""
+
+class CommandRequest(tuple):  # type: ignore[type-arg]
+    """A remote command (info, help, perms) and its argument words, as ``(name, args)``."""
 
     __slots__ = ()
+
+    def __new__(cls, name: str, args: tuple[str, ...]) -> CommandRequest:
+        return tuple.__new__(cls, (name, args))
+
+    @property
+    def name(self) -> str:
+        return self[0]  # type: ignore[no-any-return]
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        return self[1]  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"CommandRequest(name={self.name!r}, args={self.args!r})"
 
 
 def shown(soc: str, limit: int = 200) -> str:
     """The command as it may appear in a message: control characters escaped, long ones cut."""
     text = soc if len(soc) <= limit else soc[:limit] + f"...({len(soc)} chars)"
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    if CONTROL_CHARS.isdisjoint(text):
+        return text
+    return "".join(f"\\x{ord(c):02x}" if c in CONTROL_CHARS else c for c in text)
+
+
+def _git_request(soc: str) -> tuple[str, str] | None:
+    """``VERB '?/?REPO'?`` (one space after the verb): (verb, raw repo), else None."""
+    verb, space, repo = soc.partition(" ")
+    if not space or verb not in GIT_VERBS:
+        return None
+    if repo.startswith("'"):
+        repo = repo[1:]
+    if repo.startswith("/"):
+        repo = repo[1:]
+    if repo.endswith("'"):
+        repo = repo[:-1]
+    return verb, repo
 
 
 def parse(soc: str) -> GitRequest | CommandRequest:
     """Parse one SSH_ORIGINAL_COMMAND; raise SocError with gitolite-like wording."""
     if "\n" in soc or "\r" in soc:
         raise SocError(f"I don't like newlines in the command: '{shown(soc)}'")
-    if _CONTROL.search(soc):
+    if not CONTROL_CHARS.isdisjoint(soc):
         raise SocError(f"control characters in the command: '{shown(soc)}'")
     if len(soc) > MAX_LENGTH:
         raise SocError(f"command too long ({len(soc)} characters; at most {MAX_LENGTH})")
     if not soc.strip():
         return CommandRequest("info", ())
-    m = _GIT.fullmatch(soc)
-    if m:
-        verb, repo = m.group(1), m.group(2)
-        repo = re.sub(r"\.git\d\Z", "", repo)
+    git = _git_request(soc)
+    if git:
+        verb, repo = git
+        if repo[-5:-1] == ".git" and repo[-1:].isdecimal():
+            repo = repo[:-5]  # gitolite's ".git<digit>" debug suffix
         if repo.endswith("/"):
             repo = repo[:-1]
         if repo.endswith(".git"):
@@ -80,7 +125,7 @@ def parse(soc: str) -> GitRequest | CommandRequest:
         return GitRequest(verb, repo)
     words = soc.split()
     if words[0] in COMMANDS:
-        if not REMOTE_COMMAND_PATT.fullmatch(soc):
+        if not is_remote_command(soc):
             raise SocError(f"suspicious characters loitering about '{shown(soc)}'")
         if "../" in soc:
             raise SocError("no relative paths allowed anywhere!")
