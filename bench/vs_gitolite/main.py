@@ -45,6 +45,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--users", type=int, help="users = keys in keydir (default 100; --quick: 10)")
     p.add_argument("--reps", type=int, help="runs per fast measure (default 15; --quick: 3)")
     p.add_argument(
+        "--fetch-reps",
+        type=int,
+        help="ls-remote runs per system, for the wrapper overhead (default 60; --quick: 3): "
+        "one ssh round trip varies by ~20 ms, the overhead is ~15-45 ms of it",
+    )
+    p.add_argument(
         "--compile-reps",
         type=int,
         help="warm compile and POST_COMPILE runs (default 5; --quick: 2)",
@@ -88,6 +94,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ns.sizes = [int(x) for x in (ns.sizes or ("30,100" if quick else "1000,10000")).split(",")]
     ns.users = ns.users or (10 if quick else 100)
     ns.reps = ns.reps or (3 if quick else 15)
+    ns.fetch_reps = ns.fetch_reps or (3 if quick else 60)
     ns.compile_reps = ns.compile_reps or (2 if quick else 5)
     ns.out = ns.out or (REPO_ROOT / "bench" / "results" / ("tmp" if quick else ""))
     return ns
@@ -188,7 +195,9 @@ def run(ns: argparse.Namespace) -> int:
             for side in sides:
                 measures.check_authorized_keys(side)
             rows += measures.access_rows(sides, shape, ns.reps, big, log)
-            rows += measures.ssh_rows(clients, url_for, client_dir, shape.repos, ns.reps, big, log)
+            rows += measures.ssh_rows(
+                clients, url_for, client_dir, shape.repos, ns.reps, big, log, ns.fetch_reps
+            )
         log("== trigger runner")
         rows += measures.runner_rows(sides, ns.reps, big, log)
     finally:
@@ -209,6 +218,7 @@ def run(ns: argparse.Namespace) -> int:
         "sizes": ns.sizes,
         "users": ns.users,
         "reps": ns.reps,
+        "fetch_reps": ns.fetch_reps,
         "platform": platform.platform(),
         "seconds": round(time.monotonic() - t0, 1),
         "loadavg_at_start": load_start,

@@ -182,11 +182,14 @@ def ssh_rows(
     reps: int,
     big: int,
     log,
+    fetch_reps: int | None = None,
 ) -> list[Row]:
+    """ls-remote (``fetch_reps`` runs: the wrapper overhead is a small difference of two
+    noisy ssh round trips), then clone and push (``reps`` runs each)."""
     labels = list(clients)
     seed_target(clients, url_for, work)
     ls: dict[str, list[float]] = {k: [] for k in labels}
-    for rep in range(reps):
+    for rep in range(fetch_reps or reps):
         for label in _order(labels, rep):
             seconds, proc = clients[label].timed_git("ls-remote", url_for[label])
             if proc.returncode != 0 or b"refs/heads/master" not in proc.stdout:

@@ -215,7 +215,7 @@ def profile(workdir: Path, out_md: Path, bindir: Path, log=print) -> Path:
         ),
         "gitolite-triggers trigger BENCH_ZERO": ([exe, "trigger", "BENCH_ZERO"], {}, None),
         f"gitolite-triggers shell admin (git-upload-pack '{TARGET_REPO}', no ssh)": (
-            [exe, "shell", "admin"],
+            [str(home / ".gitolite" / "bin" / "gitolite-triggers"), "shell", "admin"],
             shell_env,
             flush,
         ),

@@ -233,4 +233,5 @@ class Ours(Side):
         return [self.exe, "access", repo, user, perm, ref]
 
     def shell_command(self) -> str:
-        return f"{self.exe} shell"
+        # ssh-authkeys forces the account's lean launcher, not the console script in bindir
+        return f"{self.admin_base / 'bin' / 'gitolite-triggers'} shell"
