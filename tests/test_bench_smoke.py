@@ -62,7 +62,9 @@ def test_quick_run_measures_both_systems(tmp_path: Path) -> None:
         row = rows[name]
         assert row["gitolite"] is not None and row["ours"] is not None, row
         assert row["reps"] >= 1, row
-        if not name.startswith("trigger runner"):  # per-program deltas can be noise-small
+        # Differences can be noise-small, even negative in 3 quick runs: the per-program
+        # runner deltas, and our wrapper overhead (ours minus the git-shell floor).
+        if not name.startswith(("trigger runner", "wrapper overhead")):
             assert row["ratio"] is not None and row["ratio"] > 0, row
     for name in ("git ls-remote round trip", "git clone", "git push (one small commit)"):
         assert rows[name]["floor"] > 0, rows[name]
