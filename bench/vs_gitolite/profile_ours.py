@@ -63,9 +63,21 @@ def _importtime(
     top: int = 12,
     cwd: Path | None = None,
 ) -> str:
-    script = bool(args) and args[0].startswith("/")  # a hook stub, else a CLI sub-command
+    # A script (console script, launcher, hook stub) runs with its own shebang's flags
+    # (the launchers' -IS), as sshd and git run it; else a CLI sub-command via -m.
+    script = bool(args) and args[0].startswith("/")
+    flags: list[str] = []
+    if script:
+        first = Path(args[0]).read_text(errors="replace").split("\n", 1)[0]
+        flags = first.split(None, 1)[1:] if first.startswith("#!") else []
     out = account.run(
-        [python, "-X", "importtime", *(args if script else ["-m", "gitolite_triggers", *args])],
+        [
+            python,
+            *flags,
+            "-X",
+            "importtime",
+            *(args if script else ["-m", "gitolite_triggers", *args]),
+        ],
         check=False,
         extra_env=env,
         input=input,
@@ -155,6 +167,7 @@ def profile(workdir: Path, out_md: Path, bindir: Path, log=print) -> Path:
     account = Account("glbench-ours", home, "/bin/sh")
     python = str(bindir / "python")
     exe = str(bindir / "gitolite-triggers")
+    launcher = str(home / ".gitolite" / "bin" / "gitolite-triggers")  # what authorized_keys runs
     conf = (home / ".gitolite" / "conf" / "gitolite.conf").read_text()
     repos = int(re.search(r"confgen.py: (\d+) repos, (\d+) users", conf).group(1))
     users = int(re.search(r"confgen.py: (\d+) repos, (\d+) users", conf).group(2))
@@ -215,7 +228,7 @@ def profile(workdir: Path, out_md: Path, bindir: Path, log=print) -> Path:
         ),
         "gitolite-triggers trigger BENCH_ZERO": ([exe, "trigger", "BENCH_ZERO"], {}, None),
         f"gitolite-triggers shell admin (git-upload-pack '{TARGET_REPO}', no ssh)": (
-            [str(home / ".gitolite" / "bin" / "gitolite-triggers"), "shell", "admin"],
+            [launcher, "shell", "admin"],
             shell_env,
             flush,
         ),
@@ -261,9 +274,9 @@ def profile(workdir: Path, out_md: Path, bindir: Path, log=print) -> Path:
 
     sections += ["", "## Start-up imports (`python -X importtime`)", ""]
     for label, args, env, stdin in (
-        ("access", ["access", repo, user, perm, ref], base_env, None),
-        ("shell (git-upload-pack)", ["shell", "admin"], shell_env, flush),
-        ("trigger BENCH_ZERO", ["trigger", "BENCH_ZERO"], {}, None),
+        ("access (console script)", [exe, "access", repo, user, perm, ref], base_env, None),
+        ("shell (git-upload-pack, the launcher)", [launcher, "shell", "admin"], shell_env, flush),
+        ("trigger BENCH_ZERO (console script)", [exe, "trigger", "BENCH_ZERO"], {}, None),
         *(
             (f"hook {hook}", [str(target / "hooks" / hook), *hargs], hook_env, hstdin)
             for hook, (hargs, hstdin) in hooks.items()
