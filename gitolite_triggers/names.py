@@ -24,37 +24,34 @@ REMOTE_COMMAND_CHARS = ALNUM | frozenset("-._@/+ :,%=")
 HEX = frozenset("0123456789abcdef")
 
 
-def _body(name: str, perl: bool, at: bool) -> str:
-    """The part the character classes must cover: minus Perl's final newline and one '@'."""
+def _matches(name: str, perl: bool, at: bool, first: frozenset[str], rest: frozenset[str]) -> bool:
+    """One of Rc.pm's ``^@?[first][rest]*$`` patterns: drop Perl's final newline (``perl``)
+    and one leading '@' (``at``), then check the first character and all the others."""
     if perl and name.endswith("\n"):
         name = name[:-1]
     if at and name.startswith("@"):
         name = name[1:]
-    return name
+    return name[:1] in first and rest.issuperset(name)
 
 
 def is_repo_name(name: str, perl: bool = False) -> bool:
     """REPONAME_PATT: ``@?`` then an alphanumeric, then ``[-0-9a-zA-Z._@/+]*``."""
-    body = _body(name, perl, True)
-    return body[:1] in ALNUM and REPONAME_CHARS.issuperset(body)
+    return _matches(name, perl, True, ALNUM, REPONAME_CHARS)
 
 
 def is_repo_pattern(name: str, perl: bool = False) -> bool:
     """REPOPATT_PATT: a repo name or a wild pattern (also ``[`` first, regex characters)."""
-    body = _body(name, perl, True)
-    return body[:1] in REPOPATT_FIRST and REPOPATT_CHARS.issuperset(body)
+    return _matches(name, perl, True, REPOPATT_FIRST, REPOPATT_CHARS)
 
 
 def is_user_name(name: str, perl: bool = False) -> bool:
     """USERNAME_PATT: ``@?`` then an alphanumeric, then ``[-0-9a-zA-Z._@+]*``."""
-    body = _body(name, perl, True)
-    return body[:1] in ALNUM and USERNAME_CHARS.issuperset(body)
+    return _matches(name, perl, True, ALNUM, USERNAME_CHARS)
 
 
 def is_ref(name: str, perl: bool = False) -> bool:
     """REF_OR_FILENAME_PATT: an alphanumeric, then ``[-0-9a-zA-Z._@/+ :,]*`` (no '@' prefix)."""
-    body = _body(name, perl, False)
-    return body[:1] in ALNUM and REF_CHARS.issuperset(body)
+    return _matches(name, perl, False, ALNUM, REF_CHARS)
 
 
 def is_remote_command(text: str) -> bool:
