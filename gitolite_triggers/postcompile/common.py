@@ -14,6 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from gitolite_triggers.rc import Rc
+
 TRIGGER_SHAPE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
@@ -31,6 +35,14 @@ class Call:
         if self.trigger and self.trigger != "POST_COMPILE" and self.args:
             return self.args[0]
         return None
+
+    def repos(self, rc: Rc) -> list[str]:
+        """The repos this call updates: ``only_repo``, or every repo on disk."""
+        if self.only_repo:
+            return [self.only_repo]
+        from gitolite_triggers.conf.query import physical_repos
+
+        return physical_repos(rc)
 
 
 def parse_call(argv: list[str]) -> Call:

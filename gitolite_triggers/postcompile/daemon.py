@@ -23,12 +23,12 @@ def main(argv: list[str]) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    from gitolite_triggers.conf.query import physical_repos, readable
+    from gitolite_triggers.conf.query import readable
     from gitolite_triggers.rc import load_rc
 
     call = parse_call(argv)
     rc = load_rc()
-    repos = [call.only_repo] if call.only_repo else physical_repos(rc)
+    repos = call.repos(rc)
     allowed = readable(rc, DAEMON_USER, repos)
     base = rc.repo_base
     failed = 0

@@ -62,12 +62,12 @@ def main(argv: list[str]) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    from gitolite_triggers.conf.query import configs_for, physical_repos
+    from gitolite_triggers.conf.query import configs_for
     from gitolite_triggers.rc import load_rc
 
     call = parse_call(argv)
     rc = load_rc()
-    repos = [call.only_repo] if call.only_repo else physical_repos(rc)
+    repos = call.repos(rc)
     base = rc.repo_base
     failed = 0
     for repo in repos:
