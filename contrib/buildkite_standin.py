@@ -443,6 +443,13 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server.standin  # type: ignore[attr-defined]
 
     # ----- helpers -----
+    def _lacks_scope(self, token: Token, scope: str, headers: dict[str, str]) -> bool:
+        """Answer 403 as Buildkite does when ``token`` lacks ``scope``; True if it did."""
+        if scope in token.scopes:
+            return False
+        self._send(403, {"message": f"Your access token doesn't have the {scope} scope"}, headers)
+        return True
+
     def _send(self, status: int, doc: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(doc).encode()
         self.send_response(status)
@@ -623,12 +630,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         rest = segs[5:]
         if rest == [] and method == "GET":
-            if "read_pipelines" not in token.scopes:
-                self._send(
-                    403,
-                    {"message": "Your access token doesn't have the read_pipelines scope"},
-                    headers,
-                )
+            if self._lacks_scope(token, "read_pipelines", headers):
                 return
             self._send(
                 200,
@@ -643,21 +645,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif rest == ["builds"] and method == "POST":
             self._create_build(pipe, token, body, bad_json, headers, fault)
         elif rest == ["builds"] and method == "GET":
-            if "read_builds" not in token.scopes:
-                self._send(
-                    403,
-                    {"message": "Your access token doesn't have the read_builds scope"},
-                    headers,
-                )
+            if self._lacks_scope(token, "read_builds", headers):
                 return
             self._send(200, self._list(pipe, query), headers)
         elif len(rest) == 2 and rest[0] == "builds" and rest[1].isdigit() and method == "GET":
-            if "read_builds" not in token.scopes:
-                self._send(
-                    403,
-                    {"message": "Your access token doesn't have the read_builds scope"},
-                    headers,
-                )
+            if self._lacks_scope(token, "read_builds", headers):
                 return
             with si.lock:
                 found = [b for b in pipe.builds if b["number"] == int(rest[1])]
@@ -677,10 +669,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers: dict[str, str],
         fault: Fault | None,
     ) -> None:
-        if "write_builds" not in token.scopes:
-            self._send(
-                403, {"message": "Your access token doesn't have the write_builds scope"}, headers
-            )
+        if self._lacks_scope(token, "write_builds", headers):
             return
         if bad_json:
             self._send(400, {"message": "Problems parsing JSON"}, headers)
