@@ -15,6 +15,7 @@ import pytest
 from gitolite_triggers.buildkite.spool import Spool, delivery_id
 from gitolite_triggers.rc import load_rc
 from gitolite_triggers.repos import init_bare
+from tests.support.server import Server
 from tests.support.standin import WorkTree, bk_rc
 
 # Reference A.7, strict profile (our payloads), verbatim in substance.
@@ -152,6 +153,16 @@ def test_tags_build_where_configured_as_the_peeled_commit(setup):
     jsonschema.validate(tag["body"], REQUEST_SCHEMA)
 
 
+def fire_post_git(
+    server: Server, aa: str, verb: str, tid: str, cpu: str = "0"
+) -> subprocess.CompletedProcess[str]:
+    """POST_GIT for alice on foo, fired by hand the way the wrapper fires it."""
+    return server.cli(
+        "trigger", "POST_GIT", "foo", "alice", aa, "any", verb, cpu, "0", "0", "0",
+        extra_env={"GL_TID": tid},
+    )  # fmt: skip
+
+
 def test_repeat_registrations_and_repeat_pushes_make_one_record(setup):
     server, repos, wt = setup
     # register also on the update hook and as the built-in script: four ways for one push
@@ -163,20 +174,7 @@ def test_repeat_registrations_and_repeat_pushes_make_one_record(setup):
     tid = "tid-repeat"
     assert wt.push(repos["foo"], "main", env={"GL_TID": tid}).returncode == 0
     for _ in range(2):  # POST_GIT as the wrapper fires it, twice (both entries each time)
-        r = server.cli(
-            "trigger",
-            "POST_GIT",
-            "foo",
-            "alice",
-            "W",
-            "any",
-            "git-receive-pack",
-            "0.1",
-            "0",
-            "0",
-            "0",
-            extra_env={"GL_TID": tid},
-        )
+        r = fire_post_git(server, "W", "git-receive-pack", tid, cpu="0.1")
         assert r.returncode == 0, r.stderr
     recs = pending(server)
     assert len(recs) == 1 and recs[0]["new"] == sha
@@ -194,50 +192,11 @@ def test_post_git_reads_the_push_record_and_ignores_fetches(setup):
     wt.commit("via post_git")
     assert wt.push(repos["foo"], "main", env={"GL_TID": "t1"}).returncode == 0
     assert pending(server) == []  # only POST_GIT is registered now
-    r = server.cli(
-        "trigger",
-        "POST_GIT",
-        "foo",
-        "alice",
-        "R",
-        "any",
-        "git-upload-pack",
-        "0",
-        "0",
-        "0",
-        "0",
-        extra_env={"GL_TID": "t1"},
-    )
+    r = fire_post_git(server, "R", "git-upload-pack", "t1")
     assert r.returncode == 0 and pending(server) == []
-    r = server.cli(
-        "trigger",
-        "POST_GIT",
-        "foo",
-        "alice",
-        "W",
-        "any",
-        "git-receive-pack",
-        "0",
-        "0",
-        "0",
-        "0",
-        extra_env={"GL_TID": "other-session"},
-    )
+    r = fire_post_git(server, "W", "git-receive-pack", "other-session")
     assert r.returncode == 0 and pending(server) == []
-    r = server.cli(
-        "trigger",
-        "POST_GIT",
-        "foo",
-        "alice",
-        "W",
-        "any",
-        "git-receive-pack",
-        "0",
-        "0",
-        "0",
-        "0",
-        extra_env={"GL_TID": "t1"},
-    )
+    r = fire_post_git(server, "W", "git-receive-pack", "t1")
     assert r.returncode == 0, r.stderr
     recs = pending(server)
     assert len(recs) == 1 and recs[0]["source"] == "POST_GIT" and recs[0]["user"] == "alice"
