@@ -8,6 +8,7 @@ import pytest
 
 from gitolite_triggers.conf.errors import ConfError
 from gitolite_triggers.conf.parse import cleanup, parse_conf
+from tests.support.confgen import ALL_PERMS
 
 
 def conf(tmp_path: Path, text: str, files: dict[str, str] | None = None, **kw) -> object:  # noqa: ANN003
@@ -84,24 +85,7 @@ def test_dot_git_suffix_dropped_with_warning(tmp_path: Path) -> None:
 
 
 def test_all_perm_forms_accepted(tmp_path: Path) -> None:
-    perms = [
-        "-",
-        "C",
-        "R",
-        "RW",
-        "RW+",
-        "RWC",
-        "RW+C",
-        "RWD",
-        "RW+D",
-        "RWCD",
-        "RW+CD",
-        "RW+DC",
-        "RWM",
-        "RW+M",
-        "RW+CDM",
-        "RWDCM",
-    ]
+    perms = ALL_PERMS
     text = "repo foo\n" + "".join(f"  {p} = u{i}\n" for i, p in enumerate(perms))
     p = conf(tmp_path, text)
     assert [p.repos["foo"][f"u{i}"][0][1] for i in range(len(perms))] == perms

@@ -24,7 +24,7 @@ from gitolite_triggers.conf.patterns import (
     SAFE_REF_CHARS,
     USERNAME_PATT,
 )
-from tests.support.confgen import PERMS
+from tests.support.confgen import ALL_PERMS
 
 ALPHABET = list("aZ09-._@/+ :,%=\\^$|()[]*?{}~`#&;<>'\"!\n\t\r\x00\x7f") + [
     "٣",
@@ -185,7 +185,7 @@ def test_refex_fast_path_equals_the_regex() -> None:
 
 def test_permission_letters_equal_gitolites_regex() -> None:
     # every permission the rule language allows, plus orders only a typo would write
-    perms = [*PERMS, "RWCDM", "CRW", "RWMC"]
+    perms = [*ALL_PERMS, "RWCDM", "CRW", "RWMC"]
     for aa in ["R", "W", "+", "C", "D", "M", "^C", "RW+", "RW"]:
         aaq = aa.replace("+", "\\+", 1)
         if aaq == "C":

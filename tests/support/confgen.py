@@ -15,8 +15,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-PERMS = [
+# Every permission form the rule language accepts (the parser test checks each one).
+ALL_PERMS = [
     "-",
+    "C",
     "R",
     "RW",
     "RW+",
@@ -24,13 +26,30 @@ PERMS = [
     "RW+C",
     "RWD",
     "RW+D",
+    "RWCD",
     "RW+CD",
     "RW+DC",
     "RWM",
+    "RW+M",
     "RW+CDM",
-    "C",
+    "RWDCM",
 ]
-PERM_WEIGHTS = [6, 10, 12, 12, 2, 2, 2, 2, 2, 1, 2, 1, 2]
+# How often the generator picks each form (a subset of ALL_PERMS).
+PERM_WEIGHTS = {
+    "-": 6,
+    "R": 10,
+    "RW": 12,
+    "RW+": 12,
+    "RWC": 2,
+    "RW+C": 2,
+    "RWD": 2,
+    "RW+D": 2,
+    "RW+CD": 2,
+    "RW+DC": 1,
+    "RWM": 2,
+    "RW+CDM": 1,
+    "C": 2,
+}
 REFEXES = [
     "",
     "",
@@ -123,7 +142,7 @@ def generate(
     def rules(wild: bool) -> list[str]:
         out = []
         for _ in range(rnd.randint(1, 5)):
-            perm = rnd.choices(PERMS, PERM_WEIGHTS)[0]
+            perm = rnd.choices(list(PERM_WEIGHTS), list(PERM_WEIGHTS.values()))[0]
             refs = " ".join(r for r in rnd.sample(REFEXES, rnd.randint(0, 2)) if r)
             if perm == "C":
                 refs = ""
