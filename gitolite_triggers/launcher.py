@@ -82,12 +82,10 @@ def write_if_changed(path: str, text: str) -> bool:
                 return False
     except OSError:
         pass
+    from gitolite_triggers.atomicfile import write_atomic
+
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(tmp, 0o755)
-    os.replace(tmp, path)
+    write_atomic(path, text.encode("utf-8"), 0o755)
     return True
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from gitolite_triggers import paths
 from gitolite_triggers.adminpush import admin_lock
+from gitolite_triggers.atomicfile import write_atomic
 from gitolite_triggers.rc import Rc, load_rc
 from gitolite_triggers.repos import (
     ADMIN_REPO,
@@ -149,7 +150,7 @@ def refresh_rc_d(rc_d: Path, shipped: Path = paths.SHIPPED_RC_D) -> list[str]:
             done.append(
                 f"refreshed {dst} (your edited copy is kept as {keep.name}; put changes in a later fragment)"
             )
-        _replace(dst, text)
+        write_atomic(dst, text)
     for name, sha in manifest.items():
         old = rc_d / name
         if name in new_manifest or not old.is_file():
@@ -160,16 +161,10 @@ def refresh_rc_d(rc_d: Path, shipped: Path = paths.SHIPPED_RC_D) -> list[str]:
         else:
             done.append(f"kept {old}: no longer shipped, but you edited it")
     if new_manifest != manifest:
-        _replace(
+        write_atomic(
             manifest_path, (json.dumps(new_manifest, indent=1, sort_keys=True) + "\n").encode()
         )
     return done
-
-
-def _replace(dst: Path, data: bytes) -> None:
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, dst)
 
 
 def ensure_rc() -> list[str]:

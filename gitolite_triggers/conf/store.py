@@ -78,22 +78,9 @@ def write_store(path: str, header: dict[str, Any], entries: dict[str, Any]) -> i
         struct.pack(f"<{n + 1}Q", *offsets),
         *blobs,
     ]
-    folder = os.path.dirname(path) or "."
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for part in parts:
-                f.write(part)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from gitolite_triggers.atomicfile import write_atomic  # compile only: not on every fetch
+
+    write_atomic(path, parts, 0o600)
     return pos
 
 

@@ -1,4 +1,4 @@
-"""Plumbing shared by the POST_COMPILE programs: their argv, atomic file writes, warnings.
+"""Plumbing shared by the POST_COMPILE programs: their argv and warnings (atomic writes: atomicfile.py).
 
 Argument convention (docs/triggers.md): rc args, then the trigger name, then the
 trigger's own args. Under POST_COMPILE there are none; under POST_CREATE they are
@@ -7,12 +7,10 @@ trigger's own args. Under POST_COMPILE there are none; under POST_CREATE they ar
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -65,37 +63,3 @@ def guarded(program: str, body: Callable[[list[str]], int], argv: list[str]) -> 
 
 def warn(program: str, text: str) -> None:
     print(f"WARNING: {program}: {text}", file=sys.stderr)
-
-
-def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
-    """Replace ``path`` with ``data`` via temp file + fsync + rename.
-
-    Readers see the old or the new file, never a half-written one. ``mode`` None keeps
-    the existing file's mode (0644 for a new file, subject to the umask).
-    """
-    if mode is None:
-        try:
-            mode = path.stat().st_mode & 0o7777
-        except FileNotFoundError:
-            mode = 0o644 & ~_umask()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    old = os.umask(0)
-    os.umask(old)
-    return old

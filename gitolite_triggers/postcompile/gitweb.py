@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitolite_triggers.postcompile.common import guarded, parse_call, write_atomic
+from gitolite_triggers.atomicfile import write_atomic
+from gitolite_triggers.postcompile.common import guarded, parse_call
 from gitolite_triggers.rc import Rc
 
 PROG = "update-gitweb-access-list"

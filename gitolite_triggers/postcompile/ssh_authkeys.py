@@ -27,7 +27,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitolite_triggers.postcompile.common import guarded, parse_call, warn, write_atomic
+from gitolite_triggers.atomicfile import write_atomic
+from gitolite_triggers.postcompile.common import guarded, parse_call, warn
 
 PROG = "ssh-authkeys"
 START = "# gitolite-triggers start"
