@@ -79,11 +79,15 @@ class CommandRequest(tuple):  # type: ignore[type-arg]
 
 
 def shown(soc: str, limit: int = 200) -> str:
-    """The command as it may appear in a message: control characters escaped, long ones cut."""
+    """The command as it may appear in a message: long ones cut, and every non-printable
+    character (U+2028, NEL, C1 controls...) and the backslash escaped as the log does
+    (glog.escape), so a FATAL line or log record never breaks into several lines."""
     text = soc if len(soc) <= limit else soc[:limit] + f"...({len(soc)} chars)"
-    if CONTROL_CHARS.isdisjoint(text):
+    if text.isprintable() and "\\" not in text:
         return text
-    return "".join(f"\\x{ord(c):02x}" if c in CONTROL_CHARS else c for c in text)
+    from gitolite_triggers.glog import escape
+
+    return escape(text)
 
 
 def _git_request(soc: str) -> tuple[str, str] | None:
