@@ -43,13 +43,18 @@ def home_dir() -> str:
 
 
 def rc_file() -> str:
-    """The main rc file: ``$GL_RC`` if set, else ``~/.gitolite.rc.yaml``."""
-    return os.environ.get("GL_RC") or os.path.join(home_dir(), ".gitolite.rc.yaml")
+    """The main rc file, ``~/.gitolite.rc.yaml``.
+
+    Only HOME steers it: an environment variable naming another rc (gitolite-triggers once
+    read ``GL_RC``/``GL_RC_D``) would let an ssh client that sshd passes ``GL_*`` to switch
+    every trigger off. Tests and the demo point HOME at a sandbox instead.
+    """
+    return os.path.join(home_dir(), ".gitolite.rc.yaml")
 
 
 def rc_d_dir() -> str:
-    """The drop-in fragment folder: ``$GL_RC_D`` if set, else ``~/.gitolite.rc.d``."""
-    return os.environ.get("GL_RC_D") or os.path.join(home_dir(), ".gitolite.rc.d")
+    """The drop-in fragment folder, ``~/.gitolite.rc.d`` (only HOME steers it, as above)."""
+    return os.path.join(home_dir(), ".gitolite.rc.d")
 
 
 def rc_cache_file() -> str:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 
 CACHE_VERSION = 3
+SAFE_UMASK = 0o077  # every entry point's first act, before anything can be written
 ALWAYS_FIREABLE = ("POST_COMPILE", "POST_CREATE")
 
 __all__ = ["Rc", "RcError", "load_rc", "source_files", "build"]
@@ -103,13 +104,19 @@ def _cache_magic() -> bytes:
 
 
 def _write_cache(effective: dict[str, Any], stamps: list[list[Any]]) -> None:
+    """Write the cache 0600 whatever the umask: it holds every rc value, including those
+    from 0600 fragments (pipeline env, tokens). Temp file, then rename over the old one."""
     cache = paths.rc_cache_file()
     doc = {"version": CACHE_VERSION, "sources": stamps, **effective}
     folder, name = os.path.split(cache)
     tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as f:
-            f.write(_cache_magic() + marshal.dumps(doc))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, _cache_magic() + marshal.dumps(doc))
+        finally:
+            os.close(fd)
         os.replace(tmp, cache)
     except OSError:
         # A read-only home still works, just without the cache.
@@ -122,6 +129,8 @@ def _write_cache(effective: dict[str, Any], stamps: list[list[Any]]) -> None:
 def _read_cache(stamps: list[list[Any]]) -> dict[str, Any] | None:
     try:
         with open(paths.rc_cache_file(), "rb") as f:
+            if os.fstat(f.fileno()).st_mode & 0o077:
+                os.fchmod(f.fileno(), 0o600)  # one written before caches were kept private
             data = f.read()
     except OSError:
         return None
@@ -200,10 +209,10 @@ class Rc:
         return sorted(set(self.triggers) | set(ALWAYS_FIREABLE))
 
     def logfile(self) -> str:
-        """``$GL_LOGFILE`` if inherited, else LOG_TEMPLATE with %y %m %d filled in (local time)."""
-        inherited = os.environ.get("GL_LOGFILE")
-        if inherited:
-            return inherited
+        """LOG_TEMPLATE with %y %m %d filled in (local time).
+
+        An inherited ``GL_LOGFILE`` is never read: it is only exported for trigger programs.
+        """
         now = time.localtime()
         return (
             self.settings["LOG_TEMPLATE"]
@@ -213,7 +222,11 @@ class Rc:
         )
 
     def apply_process_settings(self) -> None:
-        """What gitolite does at start-up for every process: umask, GL_TID, GL_LOGFILE, base dirs."""
+        """What gitolite does at start-up for every process: umask, GL_TID, GL_LOGFILE, base dirs.
+
+        Entry points set a safe ``SAFE_UMASK`` before loading the rc (the cache may be
+        rebuilt then); the rc's own UMASK only applies from here on.
+        """
         os.umask(self.umask)
         os.environ.setdefault("GL_TID", str(os.getpid()))
         os.environ["GL_LOGFILE"] = self.logfile()
