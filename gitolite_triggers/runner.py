@@ -4,11 +4,18 @@ Each entry's program gets ``argv = rc args + [TRIGGER NAME] + trigger args``, ru
 directly (never through a shell), one after another in rc order:
 
 - missing or not executable: a warning on stderr and in the log, and the sequence goes on;
+  except in the sequences that guard access (GUARDS: ACCESS_CHECK, ACCESS_1, ACCESS_2,
+  PRE_GIT and the ``update``/``pre-receive`` hook lists), where a program that cannot be
+  found or started denies (fail closed, whatever its ``on_failure``);
 - exit status N != 0: the rest is skipped and N is returned, unless the entry says
   ``on_failure: continue``;
 - a timeout kills the program's whole process group and is a failure (status 124);
 - an in-process callable that raises is a failure (status 1) reported by its message,
   never by a traceback on the client's screen.
+
+Who reads our stderr matters (rcerrors.talking_to_client): an admin running ``trigger``
+sees every detail; an ssh client sees no program path or exception text, only a generic
+line with the session id, while the detail goes to the log.
 
 Programs' stdin is /dev/null unless the caller feeds data (the hooks do), because in
 the ssh wrapper stdin is the git protocol stream. With ``stdout_to_stderr`` their stdout
@@ -33,6 +40,9 @@ if TYPE_CHECKING:
 
 
 TIMEOUT_STATUS = 124
+DENIED_STATUS = 1  # a guard that cannot run
+# Sequences whose programs may refuse access: one that cannot be found or run must deny.
+GUARDS = frozenset({"ACCESS_CHECK", "ACCESS_1", "ACCESS_2", "PRE_GIT", "update", "pre-receive"})
 KILL_GRACE_SECONDS = 2.0
 
 
@@ -67,7 +77,7 @@ def trigger_env(
     """The environment every trigger program sees: ours, plus the contract's GL_* variables."""
     env = dict(os.environ)
     env.setdefault("GL_TID", str(os.getpid()))
-    env["GL_LOGFILE"] = env.get("GL_LOGFILE") or rc.logfile()
+    env["GL_LOGFILE"] = rc.logfile()
     env["GL_REPO_BASE"] = rc.repo_base
     env["GL_ADMIN_BASE"] = rc.admin_base
     env.setdefault("GL_BINDIR", bin_dir())
@@ -152,7 +162,9 @@ def _run_entries(
         try:
             target = resolve(entry["program"], rc.local_code)
         except NotFound as e:
-            print(f"WARNING: skipped trigger '{entry['text']}' ({e})", file=sys.stderr)
+            if name in GUARDS:
+                return _cannot_run(name, entry, str(e), logfd)
+            _tell(f"WARNING: skipped trigger '{entry['text']}' ({e})", None)
             glog.write(logfd, "warn", f"skipped trigger '{entry['text']}' ({e})")
             continue
         if opts.dry_run:
@@ -166,11 +178,20 @@ def _run_entries(
                 inproc_env = env_delta(env)
             rc_status, message = _run_callable(target, argv, inproc_env, entry, opts)
         else:
-            rc_status, message = _run_program(target, argv, env, entry, opts)
+            try:
+                rc_status, message = _run_program(target, argv, env, entry, opts)
+            except _CannotStart as e:
+                if name in GUARDS:
+                    return _cannot_run(name, entry, str(e), logfd)
+                rc_status, message = (
+                    DENIED_STATUS,
+                    f"FATAL: trigger program '{entry['program']}' {e}",
+                )
         ms = int((time.monotonic() - started) * 1000)
         glog.write(logfd, "trigger", name, entry["program"], f"exit={rc_status}", f"{ms}ms")
         if message:
-            print(message, file=sys.stderr)
+            glog.write(logfd, "warn", f"{name}: {message}")
+            _tell(message, f"FATAL: {name} failed")
         if opts.verbose:
             print(f"trigger {name}: {entry['program']} exited {rc_status} in {ms} ms", file=out)
         if rc_status != 0:
@@ -178,6 +199,24 @@ def _run_entries(
                 continue
             return rc_status
     return 0
+
+
+def _tell(detail: str, for_client: str | None) -> None:
+    """``detail`` to an admin; to a client only ``for_client`` (generic, with the session id)."""
+    from gitolite_triggers.rcerrors import client_refusal, talking_to_client
+
+    if not talking_to_client():
+        print(detail, file=sys.stderr)
+    elif for_client is not None:
+        print(client_refusal(for_client[len("FATAL: ") :]), file=sys.stderr)
+
+
+def _cannot_run(name: str, entry: Mapping[str, Any], why: str, logfd: int | None) -> int:
+    """A guard that cannot be found or started: deny, log why, tell the admin (not a client)."""
+    detail = f"{name} program '{entry['text']}' cannot run ({why}): access denied (fail closed)"
+    glog.write(logfd, "die", detail)
+    _tell(f"FATAL: {detail}", "FATAL: server configuration error")
+    return DENIED_STATUS
 
 
 def _show(target: Resolved) -> str:
@@ -207,7 +246,7 @@ def _run_program(
             start_new_session=True,
         )
     except OSError as e:
-        return 1, f"FATAL: trigger program '{entry['program']}' could not start: {e.strerror}"
+        raise _CannotStart(f"could not start: {e.strerror}") from None
     timeout = entry.get("timeout")
     try:
         if opts.stdin_data is not None:
@@ -252,6 +291,10 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             continue
     proc.wait()
+
+
+class _CannotStart(Exception):
+    """The program exists but could not be started (bad interpreter, permissions...)."""
 
 
 class _Timeout(BaseException):

@@ -110,8 +110,10 @@ def test_entries_run_in_rc_order_across_fragments(server: Server, local: Path) -
 
 def test_missing_and_non_executable_programs_warn_and_go_on(server: Server, local: Path) -> None:
     make_program(local / "triggers", "noexec", RECORDER, mode=0o644)
-    server.write_rc(f"LOCAL_CODE: {local}\nPRE_GIT:\n  - nosuchprog\n  - noexec\n  - record\n")
-    r = server.cli("trigger", "PRE_GIT", "x")
+    # POST_GIT: not an access guard (in ACCESS_CHECK/PRE_GIT a missing program denies:
+    # tests/test_security_process.py)
+    server.write_rc(f"LOCAL_CODE: {local}\nPOST_GIT:\n  - nosuchprog\n  - noexec\n  - record\n")
+    r = server.cli("trigger", "POST_GIT", "x")
     assert r.returncode == 0
     assert "WARNING: skipped trigger 'nosuchprog' (not found or not executable)" in r.stderr
     assert "WARNING: skipped trigger 'noexec' (not found or not executable)" in r.stderr
@@ -204,8 +206,8 @@ def test_callable_status_and_timeout(server: Server) -> None:
 
 
 def test_unknown_callable_module_warns_and_goes_on(server: Server) -> None:
-    server.write_rc("PRE_GIT:\n  - no.such.module:func\n")
-    r = server.cli("trigger", "PRE_GIT")
+    server.write_rc("POST_GIT:\n  - no.such.module:func\n")  # not a guard: skipped
+    r = server.cli("trigger", "POST_GIT")
     assert r.returncode == 0
     assert "WARNING: skipped trigger 'no.such.module:func'" in r.stderr
 

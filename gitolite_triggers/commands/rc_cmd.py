@@ -3,6 +3,11 @@
 ``show`` prints the effective value of every key (or one), and for trigger lists which
 file and line each entry came from. ``check`` validates the rc and its fragments (or
 the files named) and exits 0 when valid, 1 when not; did-you-mean warnings never fail it.
+
+Checking the whole rc (no files named) also resolves the program of every entry of every
+trigger sequence and hook list, as the runner would: one that cannot be found is an error
+in a sequence that guards access (runner.GUARDS: it would deny every request) and a
+warning elsewhere (it would be skipped).
 """
 
 from __future__ import annotations
@@ -57,7 +62,15 @@ def check(files: list[str]) -> int:
     missing = [p for p in paths if not p.exists()]
     for p in missing:
         print(f"{p}: no such file", file=sys.stderr)
-    _, errors, warnings = build([p for p in paths if p.exists()])
+    effective, errors, warnings = build([p for p in paths if p.exists()])
+    if not errors and not files:
+        errors, warnings = (
+            [*errors, *_unresolved(effective, "error")],
+            [
+                *warnings,
+                *_unresolved(effective, "warning"),
+            ],
+        )
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     for e in errors:
@@ -66,6 +79,27 @@ def check(files: list[str]) -> int:
         return 1
     print(f"rc OK ({len(paths)} file{'s' if len(paths) != 1 else ''})")
     return 0
+
+
+def _unresolved(effective: dict[str, Any], kind: str) -> list[str]:
+    """Entries whose program cannot be resolved: ``kind`` "error" for the access guards,
+    "warning" for the rest."""
+    from gitolite_triggers.programs import NotFound, resolve
+    from gitolite_triggers.runner import GUARDS
+
+    local_code = (effective.get("settings") or {}).get("LOCAL_CODE")
+    lists = [*(effective.get("triggers") or {}).items(), *(effective.get("hooks") or {}).items()]
+    out = []
+    for name, entries in lists:
+        if (name in GUARDS) != (kind == "error"):
+            continue
+        for entry in entries:
+            try:
+                resolve(entry["program"], local_code)
+            except NotFound as e:
+                what = "would deny every request" if kind == "error" else "would be skipped"
+                out.append(f"{entry['source']}: {name}: program '{entry['program']}' {e}; {what}")
+    return out
 
 
 def main(argv: list[str]) -> int:
