@@ -4,16 +4,35 @@
 heavy; each command lives in its own module with ``main(argv) -> int``.
 
 Fail closed: every command except ``rc check`` (whose job is to report rc errors) and
-``setup`` (which may be creating the rc) refuses to run on an invalid rc, printing the
-rc's file:line messages and exiting 1. Commands load the rc themselves through
-``gitolite_triggers.rc.load_rc``; the RcError it raises is reported here.
+``setup`` (which may be creating the rc) refuses to run on an invalid rc. Commands load
+the rc themselves through ``gitolite_triggers.rc.load_rc``; the RcError it raises, and any
+unexpected exception, is reported by ``guarded``, the one error handler (the repo hooks
+use it too). It knows who is listening:
+
+- a client (``shell``, the hooks): one generic line, ``FATAL: server configuration error;
+  ask an admin (ref <GL_TID>)``; no path, no parser message, no traceback;
+- an admin (every other command, run by the account): the rc's file:line messages, or the
+  exception's type and message.
+
+Either way the detail (with the traceback for an unexpected exception) goes to the log,
+to the default log under HOME when the rc itself is what failed.
+
+The umask is set to 0077 before anything else, so nothing (the rc cache rebuilt by
+``load_rc``, a log folder) is written world-readable before the rc's UMASK is known.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from gitolite_triggers.rcerrors import RcError
+
+TYPE_CHECKING = False  # typing itself costs every ssh session its import
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+CLIENT_COMMANDS = ("shell",)
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "rc": ("gitolite_triggers.commands.rc_cmd", "show or check the effective rc"),
@@ -35,6 +54,7 @@ USAGE = "usage: gitolite-triggers COMMAND [ARGS...]\n\ncommands:\n" + "\n".join(
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(0o077)  # rc.SAFE_UMASK, without importing rc before the command needs it
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help", "help"):
         print(USAGE)
@@ -50,10 +70,43 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # __import__ rather than importlib: the importlib package costs start-up time.
     module = __import__(COMMANDS[name][0], fromlist=["main"])
+    return guarded(lambda: module.main(args[1:]), client=name in CLIENT_COMMANDS)
+
+
+def guarded(run: Callable[[], int | None], client: bool) -> int:
+    """Run a command; report what escapes it to the right audience; return the exit status."""
+    from gitolite_triggers import rcerrors
+
+    rcerrors.set_client(client)
     try:
-        return int(module.main(args[1:]) or 0)
-    except RcError as e:
-        print(f"FATAL: {e}", file=sys.stderr)
-        return 1
+        return int(run() or 0)
     except KeyboardInterrupt:
         return 130
+    except RcError as e:
+        return _fail(client, "server configuration error", str(e), "")
+    except Exception as e:  # noqa: BLE001 - the one place an unexpected error is reported
+        import traceback
+
+        detail = f"{type(e).__name__}: {e}"
+        return _fail(client, "internal error", detail, traceback.format_exc())
+
+
+def _fail(client: bool, kind: str, detail: str, trace: str) -> int:
+    from gitolite_triggers import glog, rcerrors
+
+    try:
+        glog.log(None, "die", f"{kind}: {detail}", *([trace] if trace else []))
+    except Exception:  # noqa: BLE001 - reporting must not fail on an unwritable log
+        pass
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+    if client:
+        print(rcerrors.client_refusal(kind), file=sys.stderr)
+    elif trace:
+        ref = rcerrors.session_ref()
+        print(f"FATAL: {kind}: {detail} (traceback in the log, ref {ref})", file=sys.stderr)
+    else:
+        print(f"FATAL: {detail}", file=sys.stderr)
+    return 1

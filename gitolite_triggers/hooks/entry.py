@@ -20,7 +20,11 @@ local push on the server) is refused in pre-receive and update, naming the bypas
 admin sets ``GL_BYPASS_ACCESS_CHECKS=1`` for such a push; it is logged as a bypass
 ``update`` line and allowed (gitolite's answer, as in ``gitolite push``).
 
-Errors are messages, never tracebacks: the pusher sees them on their terminal.
+Errors are messages, never tracebacks: the pusher sees them on their terminal. What
+escapes a hook (a broken rc, an unexpected error) is reported by ``cli.guarded`` as a
+generic line with the session id (the detail goes to the log). The umask is 0077 until
+the rc's UMASK is known. Locations come from HOME and the rc only: the hooks run in the
+environment the forced command cleaned (shell/wrapper.py), plus git's own GIT_* variables.
 """
 
 from __future__ import annotations
@@ -29,8 +33,7 @@ import os
 import sys
 
 from gitolite_triggers import glog
-from gitolite_triggers.rc import Rc, load_rc
-from gitolite_triggers.rcerrors import RcError
+from gitolite_triggers.rc import SAFE_UMASK, Rc, load_rc
 
 BYPASS_VAR = "GL_BYPASS_ACCESS_CHECKS"
 NOT_THROUGH_SHELL = (
@@ -42,24 +45,20 @@ NOT_THROUGH_SHELL = (
 
 def main(hook: str, argv: list[str]) -> int:
     """Run hook ``hook`` with git's arguments ``argv``; return the hook's exit status."""
-    try:
-        rc = load_rc()
-        rc.apply_process_settings()
-        handler = HANDLERS.get(hook)
-        if handler is None:
-            print(f"FATAL: gitolite-triggers has no '{hook}' hook", file=sys.stderr)
-            return 1
-        return handler(rc, argv)
-    except RcError as e:
-        print(f"FATAL: {e}", file=sys.stderr)
+    os.umask(SAFE_UMASK)
+    from gitolite_triggers.cli import guarded
+
+    return guarded(lambda: _run(hook, argv), client=True)
+
+
+def _run(hook: str, argv: list[str]) -> int:
+    rc = load_rc()
+    rc.apply_process_settings()
+    handler = HANDLERS.get(hook)
+    if handler is None:
+        print(f"FATAL: gitolite-triggers has no '{hook}' hook", file=sys.stderr)
         return 1
-    except Exception as e:  # noqa: BLE001 - the pusher sees a message, never a traceback
-        print(f"FATAL: {hook} hook failed: {type(e).__name__}: {e}", file=sys.stderr)
-        try:
-            glog.log(None, "die", f"{hook} hook failed: {type(e).__name__}: {e}")
-        except Exception:  # noqa: BLE001
-            pass
-        return 1
+    return handler(rc, argv)
 
 
 # ---------------------------------------------------------------- who and where

@@ -15,8 +15,16 @@ gitolite-shell's (docs/shell.md):
    CPU times of ``os.times()``; END.
 
 Trigger programs' stdout goes to the client's stderr: our stdout is the git protocol.
-GL_USER, GL_REPO and GL_TID are exported for git's hooks; GL_BYPASS_ACCESS_CHECKS is
-removed so no client can smuggle the hooks' admin bypass in.
+Before anything else every inherited ``GL_*`` and ``GIT_*`` variable is removed (except
+``GIT_PROTOCOL``, which sshd's ``AcceptEnv GIT_PROTOCOL`` passes for protocol v2): a sloppy
+sshd (``AcceptEnv GL_* GIT_*``, ``PermitUserEnvironment``) must not let a client choose
+the log file, the rc, the hooks' admin bypass (GL_BYPASS_ACCESS_CHECKS), the session id, or
+git's repository and config (GIT_DIR, GIT_CONFIG_*, GIT_EXEC_PATH, ...). Every location
+comes from HOME and the rc. GL_USER, GL_REPO and GL_TID are then exported by us for git's
+hooks, which inherit this cleaned environment through git.
+
+Errors: a refusal is one ``FATAL:`` line; anything unexpected (a broken rc included) is
+reported by cli.guarded as a generic line with the session id, the detail in the log.
 
 Start-up matters (every fetch): only light standard modules are imported here;
 PyYAML, jsonschema and requests never (tests/test_shell_speed.py).
@@ -34,6 +42,14 @@ from gitolite_triggers.shell.soc import CommandRequest, GitRequest, SocError, pa
 
 USAGE = "usage: gitolite-triggers shell USER   (run by sshd as the forced command)"
 LOGGED_SOC_LIMIT = 1024
+KEPT_ENV = ("GIT_PROTOCOL",)
+
+
+def scrub_environment() -> None:
+    """Drop every inherited GL_* and GIT_* variable but GIT_PROTOCOL (see above)."""
+    env = os.environ
+    for key in [k for k in env if k.startswith(("GL_", "GIT_")) and k not in KEPT_ENV]:
+        del env[key]
 
 
 def die(rc: Rc | None, message: str, status: int = 1) -> int:
@@ -45,33 +61,25 @@ def die(rc: Rc | None, message: str, status: int = 1) -> int:
 
 
 def main(argv: list[str]) -> int:
-    """Run one ssh session; errors reach the client as one FATAL line, never a traceback."""
-    from gitolite_triggers.rcerrors import RcError
-
-    try:
-        return _main(argv)
-    except RcError:
-        raise  # cli.py prints it as FATAL with the rc's file:line messages
-    except Exception as e:  # noqa: BLE001
-        return die(None, f"internal error: {type(e).__name__}: {e}")
-
-
-def _main(argv: list[str]) -> int:
+    """Run one ssh session (under cli.guarded: errors reach the client as one generic FATAL
+    line with the session id, never a traceback or a server path)."""
+    scrub_environment()
     if len(argv) != 1 or argv[0] in ("-h", "--help"):
         print(USAGE, file=sys.stderr)
         return 2
     user = argv[0]
     rc = load_rc()
     rc.apply_process_settings()
-    os.environ.pop("GL_BYPASS_ACCESS_CHECKS", None)
-    os.environ.pop("GL_REPO", None)
     try:
         os.chdir(os.environ.get("HOME") or "/")
     except OSError:
         pass
     soc = os.environ.get("SSH_ORIGINAL_COMMAND", "")
     source = (os.environ.get("SSH_CONNECTION") or "local").split()[0]
-    glog.log(rc, "ssh", f"ARGV={user}", f"SOC={shown(soc, LOGGED_SOC_LIMIT)}", f"FROM={source}")
+    logged = (
+        soc if len(soc) <= LOGGED_SOC_LIMIT else f"{soc[:LOGGED_SOC_LIMIT]}...({len(soc)} chars)"
+    )
+    glog.log(rc, "ssh", f"ARGV={user}", f"SOC={logged}", f"FROM={source}")  # glog escapes it
     if not valid_user(user):
         return die(rc, f"invalid user name '{shown(user)}'")
     os.environ["GL_USER"] = user
