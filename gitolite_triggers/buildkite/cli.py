@@ -65,15 +65,21 @@ def status(rc: Rc, recent: int) -> int:
 
 def deliver(rc: Rc, once: bool) -> int:
     from gitolite_triggers.buildkite.deliver import Deliverer
+    from gitolite_triggers.buildkite.spool import SpoolError
 
     d = Deliverer(rc, say=lambda m: print(m, flush=True))
+    try:
+        d.spool.ensure()  # an unsafe spool is refused before anything in it is read
+    except SpoolError as e:
+        print(f"FATAL: {e}", file=sys.stderr)
+        return 1
     n = len(d.spool.ids("pending"))
     print(f"{n} pending in {d.spool.root}", flush=True)
     if n == 0:
         return 0
     try:
         got = d.run(ignore_schedule=True, once=once)
-    except config.TokenError as e:
+    except (config.TokenError, SpoolError) as e:
         print(f"FATAL: {e}", file=sys.stderr)
         return 1
     if got == 3:

@@ -1,6 +1,7 @@
 """The deliverer: turn pending spool records into Buildkite builds, exactly once each.
 
-Runs detached (``python -m gitolite_triggers.buildkite.deliver``, started by the trigger)
+Runs detached (``python -I -S -c ...`` with a baked import path, cwd ``/``, started by
+the trigger: trigger.deliverer_argv)
 or in the foreground (``gitolite-triggers buildkite deliver``). One at a time per spool
 (flock); it works until nothing is pending, then exits, re-checking after letting go of
 the lock so a record spooled meanwhile is never stranded.
@@ -432,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     HTTP) it waits for the session that kicked it to end, so on a busy server the pusher
     never waits for CPU it uses.
     """
+    os.umask(0o077)  # rc.SAFE_UMASK: records and the log stay private whatever we inherit
     try:
         try:
             if os.getpriority(os.PRIO_PROCESS, 0) < 10:

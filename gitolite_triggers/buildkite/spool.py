@@ -13,6 +13,11 @@ every registration that fires for one push names the same file, and creating it 
 atomic ``link()`` that fails if it exists. Every write is temp file, fsync, rename (and
 the folder is fsynced), so ``kill -9`` or a power cut leaves either the old or the new
 record, never half of one. Standard library only: this runs on the push path.
+
+The spool is trusted input to the deliverer (which holds the Buildkite token), so a spool
+another account could write to is refused (SpoolError: not owned by us, or group- or
+world-writable, or a sub-folder that is a symlink), and every file in it (lock, records,
+temp files) is opened with O_NOFOLLOW: a planted symlink is never followed.
 """
 
 from __future__ import annotations
@@ -30,6 +35,30 @@ from typing import Any
 
 STATES = ("pending", "done", "dead")
 Record = dict[str, Any]
+NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class SpoolError(OSError):
+    """The spool folder is not safe to use (owner or mode); the message says what to fix."""
+
+
+def check_folder(path: Path, follow: bool) -> None:
+    """Refuse a folder not owned by this account, group/world-writable, or not a folder."""
+    import stat
+
+    st = os.stat(path) if follow else os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise SpoolError(f"buildkite spool: {path} is not a folder (a symlink?); refusing it")
+    if st.st_uid != os.geteuid():
+        raise SpoolError(
+            f"buildkite spool: {path} is owned by uid {st.st_uid}, not by this account "
+            f"(uid {os.geteuid()}); refusing it"
+        )
+    if st.st_mode & 0o022:
+        raise SpoolError(
+            f"buildkite spool: {path} is group- or world-writable "
+            f"(mode {stat.S_IMODE(st.st_mode):04o}); refusing it: chmod go-w it"
+        )
 
 
 def delivery_id(repo: str, ref: str, new: str) -> str:
@@ -38,7 +67,7 @@ def delivery_id(repo: str, ref: str, new: str) -> str:
 
 
 def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | NOFOLLOW)
     try:
         os.fsync(fd)
     finally:
@@ -53,15 +82,19 @@ class Spool:
         return self.root / state
 
     def ensure(self) -> None:
+        """Create the folders (0700) and check them; raise SpoolError for an unsafe spool."""
         for sub in ("tmp", *STATES):
             (self.root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+        check_folder(self.root, follow=True)
+        for sub in ("tmp", *STATES):
+            check_folder(self.root / sub, follow=False)
 
     def path(self, state: str, rid: str) -> Path:
         return self.root / state / f"{rid}.json"
 
     def _write_tmp(self, rec: Record) -> Path:
         tmp = self.root / "tmp" / f"{rec['id']}.{os.getpid()}.{time.monotonic_ns()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o600)
         try:
             os.write(fd, json.dumps(rec, indent=1, sort_keys=True).encode())
             os.fsync(fd)
@@ -114,10 +147,15 @@ class Spool:
 
     def load(self, state: str, rid: str) -> Record | None:
         try:
-            with open(self.path(state, rid), encoding="utf-8") as f:
-                return json.load(f)
+            fd = os.open(self.path(state, rid), os.O_RDONLY | NOFOLLOW)
         except FileNotFoundError:
             return None
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                return None  # a symlink planted in the spool: never followed
+            raise
+        with open(fd, encoding="utf-8") as f:
+            return json.load(f)
 
     def ids(self, state: str) -> list[str]:
         try:
@@ -158,7 +196,14 @@ class Spool:
     def locked(self, wait: bool = False) -> Iterator[bool]:
         """Hold the deliverer lock; yields False (without waiting) if another process has it."""
         self.ensure()
-        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o600)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise SpoolError(
+                    f"buildkite spool: {self.root / 'lock'} is a symlink; refusing it"
+                ) from None
+            raise
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))

@@ -76,9 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(args)
     except Exception as e:  # noqa: BLE001 - a message for the pusher and the log, not a traceback
+        from gitolite_triggers.rcerrors import session_ref, talking_to_client
+
         msg = f"buildkite: could not queue builds: {type(e).__name__}: {e}"
-        print(f"WARNING: {msg}", file=sys.stderr)
         glog.log(None, "buildkite", "error", msg)
+        if talking_to_client():  # a pusher: no server path or internals, a reference instead
+            msg = f"buildkite: could not queue builds; ask an admin (ref {session_ref()})"
+        print(f"WARNING: {msg}", file=sys.stderr)
         return 0
 
 
@@ -180,11 +184,29 @@ def _known(spool: Spool, rid: str) -> bool:
     return any(spool.path(state, rid).exists() for state in ("pending", "done", "dead"))
 
 
+def deliverer_argv() -> list[str]:
+    """How the detached deliverer is started: like the launchers (launcher.py), isolated.
+
+    ``-I -S`` (no PYTHON* variables, no script folder or cwd on sys.path, no site) with
+    the import path baked in, so no module planted anywhere can be imported in its place.
+    """
+    from gitolite_triggers.launcher import import_path
+
+    code = (
+        "import sys\n"
+        f"sys.path += [p for p in {import_path()!r} if p not in sys.path]\n"
+        "from gitolite_triggers.buildkite.deliver import main\n"
+        "sys.exit(main([]))\n"
+    )
+    return [sys.executable, "-I", "-S", "-c", code]
+
+
 def kick(rc: Rc, spool_dir: str) -> None:
     """Start a detached deliverer (new session, no stdio, nice 10): the pusher never waits for it.
 
     GIT_* (the hook's quarantine environment) is dropped; GL_* and HOME stay so it finds
-    the same account. The token is never put on its command line.
+    the same account. Its cwd is ``/``, never the spool. The token is never put on its
+    command line.
     """
     import shutil
     import subprocess  # here, not at the top: pushes with nothing to build skip the import
@@ -195,13 +217,13 @@ def kick(rc: Rc, spool_dir: str) -> None:
     prefix = [nice, "-n", "10"] if nice else []
     try:
         subprocess.Popen(  # noqa: S603 - argv list, no shell
-            [*prefix, sys.executable, "-m", "gitolite_triggers.buildkite.deliver"],
+            [*prefix, *deliverer_argv()],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             close_fds=True,
             start_new_session=True,
-            cwd=spool_dir,
+            cwd="/",
             env=env,
         )
     except OSError as e:
