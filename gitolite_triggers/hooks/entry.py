@@ -268,7 +268,13 @@ def post_receive(rc: Rc, argv: list[str]) -> int:
                 rc, os.environ.get("GL_TID", str(os.getpid())), repo, parse_updates(data)
             )
         except OSError as e:
-            print(f"WARNING: could not record the push for POST_GIT: {e}", file=sys.stderr)
+            from gitolite_triggers.rcerrors import session_ref
+
+            # the pusher is told, but not the server's path that failed (the log has it)
+            print(
+                f"WARNING: could not record the push for POST_GIT (ref {session_ref()})",
+                file=sys.stderr,
+            )
             glog.log(rc, "warn", f"push record failed: {e}")
     return _fire_list(rc, "post-receive", argv, repo, user, data)
 
