@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from gitolite_triggers.conf.check import Checker
 from gitolite_triggers.conf.errors import AccessError, StoreError
-from gitolite_triggers.conf.patterns import REF_OR_FILENAME_PATT
+from gitolite_triggers.names import is_ref
 from gitolite_triggers.rc import Rc, load_rc
 
 USAGE = "usage: gitolite-triggers access [-q] REPO USER [PERM [REF]]\n       gitolite-triggers access --batch  (stdin: REPO USER PERM REF per line)"
@@ -34,7 +34,7 @@ def check_one(ch: Checker, repo: str, user: str, perm: str = "", ref: str = "") 
         ref = "refs/heads/" + ref
     if perm not in PERMS:
         raise AccessError(f"invalid perm '{perm}' (one of {' '.join(PERMS)})")
-    if not REF_OR_FILENAME_PATT.match(ref):
+    if not is_ref(ref):
         raise AccessError(f"invalid ref name '{ref}'")
     result = ch.access(repo, user, ch.adjust_perm(repo, perm), ref)
     if ref.startswith("VREF/"):  # gitolite: a VREF that falls through is allowed

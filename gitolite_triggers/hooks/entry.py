@@ -192,9 +192,9 @@ def update(rc: Rc, argv: list[str]) -> int:
     if user is None or repo is None:
         return _refuse_unknown_pusher(rc, "update")
     _relink(rc, repo)
-    from gitolite_triggers.shell.patterns import valid_ref
+    from gitolite_triggers.names import is_ref
 
-    if not valid_ref(ref):
+    if not is_ref(ref):
         msg = f"invalid ref name {ref!r} (refs must match gitolite's REF_OR_FILENAME_PATT)"
         print(f"FATAL: {msg}", file=sys.stderr)
         glog.log(rc, "die", repo, user, msg)
