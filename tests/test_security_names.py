@@ -199,7 +199,7 @@ def test_update_hook_refuses_an_alias_in_gl_repo(world: World, tmp_path: Path) -
         text=True,
     )
     assert push.returncode != 0
-    assert "FATAL: " in push.stderr and "contains an empty path segment" in push.stderr
+    assert "FATAL: invalid repo name 'proj//app': it contains an empty path segment" in push.stderr
     assert "Traceback" not in push.stderr
     assert git("rev-parse", "refs/heads/master", cwd=world.repo("proj/app")) == master
 
