@@ -4,7 +4,9 @@ The single form is ``gitolite access``: PERM defaults to ``+`` and is one of
 R W + C D M ^C; REF defaults to ``any`` and gets ``refs/heads/`` unless it starts with
 ``refs/``; C/D/M are downgraded to W/+/W where the repo's rules do not use them. It prints
 the result and exits 0 (allowed) or 1 (denied); bad input is ``FATAL: ...`` on stderr,
-exit 2 (gitolite dies with an unspecified status).
+exit 2 (gitolite dies with an unspecified status). REPO is held to the canonical name check
+(``names.repo_name_problem``: ``hr//payroll`` is bad input, not another repo); a pattern
+or ``@group`` is taken as gitolite takes it.
 
 ``--batch`` reads ``REPO USER [PERM [REF]]`` lines from stdin and writes, per line and in
 order, ``0`` or ``1`` (the single form's exit), a tab and the result; a malformed line
