@@ -1,6 +1,7 @@
 """The hot path's regex-free checks answer exactly as the regexes they replace.
 
-names.py (character sets) against conf/patterns.py's regexes, and conf/check.py's fast
+names.py (character sets) against gitolite's regexes (Rc.pm, copied here: the package
+itself no longer holds them), and conf/check.py's fast
 paths (literal prefixes of wild patterns, plain-prefix refexes, permission letters)
 against the regex searches gitolite does. Random strings over an alphabet of every
 character class that matters (ASCII letters and digits, each allowed punctuation mark,
@@ -17,14 +18,16 @@ import pytest
 
 from gitolite_triggers import names
 from gitolite_triggers.conf import check
-from gitolite_triggers.conf.patterns import (
-    REF_OR_FILENAME_PATT,
-    REPONAME_PATT,
-    REPOPATT_PATT,
-    SAFE_REF_CHARS,
-    USERNAME_PATT,
-)
 from tests.support.confgen import ALL_PERMS
+
+# gitolite's name patterns (Rc.pm). Python's `$` matches at the end or before a final
+# newline, exactly like Perl's, so `match` with these behaves like gitolite's qr(...).
+REF_OR_FILENAME_PATT = re.compile(r"^[0-9a-zA-Z][-0-9a-zA-Z._@/+ :,]*$")
+REPONAME_PATT = re.compile(r"^@?[0-9a-zA-Z][-0-9a-zA-Z._@/+]*$")
+REPOPATT_PATT = re.compile(r"^@?[\[0-9a-zA-Z][-0-9a-zA-Z._@/+\\^$|()\[\]*?{},]*$")
+USERNAME_PATT = re.compile(r"^@?[0-9a-zA-Z][-0-9a-zA-Z._@+]*$")
+UNSAFE_PATT = re.compile(r"[`~#$&()|;<>]")
+SAFE_REF_CHARS = re.compile(r"[^-0-9a-zA-Z._@/+ :,]")
 
 ALPHABET = list("aZ09-._@/+ :,%=\\^$|()[]*?{}~`#&;<>'\"!\n\t\r\x00\x7f") + [
     "٣",
@@ -82,6 +85,22 @@ def test_name_checks_equal_their_regexes(func, regex) -> None:  # type: ignore[n
         # the default is a whole-string match.
         assert func(s, perl=True) == bool(regex.match(s)), repr(s)
         assert func(s) == (bool(regex.match(s)) and not s.endswith("\n")), repr(s)
+
+
+def test_user_names_are_whole_and_bounded() -> None:
+    # the default (every caller in the package): full match, at most 128 characters
+    limit = names.MAX_USER_NAME_LENGTH
+    assert limit == 128
+    assert names.is_user_name("a" * limit) and not names.is_user_name("a" * (limit + 1))
+    assert names.is_user_name("a" * (limit + 1), perl=True)  # gitolite's regex has no limit
+    for bad in ("carol\n", "carol\n\n", "\ncarol", "car ol", "carol\r"):
+        assert not names.is_user_name(bad), repr(bad)
+    assert names.is_user_name("carol\n", perl=True)  # what `$` alone would let through
+
+
+def test_unsafe_value_chars_equal_gitolites_regex() -> None:
+    for s in SAMPLES:
+        assert names.has_unsafe_chars(s) == bool(UNSAFE_PATT.search(s)), repr(s)
 
 
 def test_whole_name_checks_refuse_a_final_newline() -> None:

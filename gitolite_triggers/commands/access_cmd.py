@@ -4,7 +4,9 @@ The single form is ``gitolite access``: PERM defaults to ``+`` and is one of
 R W + C D M ^C; REF defaults to ``any`` and gets ``refs/heads/`` unless it starts with
 ``refs/``; C/D/M are downgraded to W/+/W where the repo's rules do not use them. It prints
 the result and exits 0 (allowed) or 1 (denied); bad input is ``FATAL: ...`` on stderr,
-exit 2 (gitolite dies with an unspecified status).
+exit 2 (gitolite dies with an unspecified status). REPO is held to the canonical name check
+(``names.repo_name_problem``: ``hr//payroll`` is bad input, not another repo); a pattern
+or ``@group`` is taken as gitolite takes it.
 
 ``--batch`` reads ``REPO USER [PERM [REF]]`` lines from stdin and writes, per line and in
 order, ``0`` or ``1`` (the single form's exit), a tab and the result; a malformed line
@@ -19,7 +21,7 @@ from collections.abc import Callable
 
 from gitolite_triggers.conf.check import Checker
 from gitolite_triggers.conf.errors import AccessError, StoreError
-from gitolite_triggers.conf.patterns import REF_OR_FILENAME_PATT
+from gitolite_triggers.names import is_ref
 from gitolite_triggers.rc import Rc, load_rc
 
 USAGE = "usage: gitolite-triggers access [-q] REPO USER [PERM [REF]]\n       gitolite-triggers access --batch  (stdin: REPO USER PERM REF per line)"
@@ -34,7 +36,7 @@ def check_one(ch: Checker, repo: str, user: str, perm: str = "", ref: str = "") 
         ref = "refs/heads/" + ref
     if perm not in PERMS:
         raise AccessError(f"invalid perm '{perm}' (one of {' '.join(PERMS)})")
-    if not REF_OR_FILENAME_PATT.match(ref):
+    if not is_ref(ref):
         raise AccessError(f"invalid ref name '{ref}'")
     result = ch.access(repo, user, ch.adjust_perm(repo, perm), ref)
     if ref.startswith("VREF/"):  # gitolite: a VREF that falls through is allowed

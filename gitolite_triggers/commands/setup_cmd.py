@@ -312,7 +312,7 @@ def commit_admin_repo(rc: Rc, message: str, written: list[str]) -> list[str]:
         written = [
             p
             for p in ("conf/gitolite.conf", "keydir")
-            if (base / p).is_file() or any((base / p).rglob("*"))
+            if (base / p).is_file() or ((base / p).is_dir() and any((base / p).iterdir()))
         ]
     if not written:
         return done

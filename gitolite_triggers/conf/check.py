@@ -25,7 +25,15 @@ import os
 
 from gitolite_triggers.conf.errors import AccessError
 from gitolite_triggers.conf.store import Snapshot
-from gitolite_triggers.names import ALNUM, is_ref, is_repo_name, is_repo_pattern, is_user_name
+from gitolite_triggers.names import (
+    ALNUM,
+    WORD_CHARS,
+    is_ref,
+    is_repo_name,
+    is_repo_pattern,
+    is_user_name,
+    repo_name_problem,
+)
 from gitolite_triggers.names import safe_ref as make_safe_ref
 from gitolite_triggers.repos import update_hook_is_ours
 
@@ -128,18 +136,50 @@ def perl_true(v: str | None) -> bool:
 
 
 def sanity(repo: str) -> None:
-    """gitolite's sanity(): the repo name (or pattern) a check may be asked about."""
-    if not repo or not is_repo_pattern(repo, perl=True):
+    """gitolite's sanity(): the repo name (or pattern) a check may be asked about.
+
+    A plain name (gitolite's REPONAME_PATT, ``@group`` names included) must pass the
+    canonical check, ``names.repo_name_problem``: an alias such as ``hr//payroll`` never
+    gets as far as a rule lookup. A pattern (``info`` and admins ask about those) gets
+    gitolite's own checks: it names no folder (see ``Checker.missing``).
+    """
+    if not repo or not is_repo_pattern(repo):
         raise AccessError(f"invalid repo '{repo}'")
+    if is_repo_name(repo):
+        problem = repo_name_problem(repo)
+        if problem:
+            raise AccessError(f"'{repo}' {problem}")
+        return
     if repo.endswith("/"):
         raise AccessError(f"'{repo}' ends with a '/'")
-    plain = is_repo_name(repo, perl=True)
-    if plain and ".." in repo:
-        raise AccessError(f"'{repo}' contains '..'")
-    if plain and ".git/" in repo:
-        raise AccessError(f"'{repo}' contains '.git/'")
     if repo.endswith(".git"):
         raise AccessError(f"'{repo}' ends with '.git'")
+
+
+def _word_boundary(text: str, i: int) -> bool:
+    """Perl's (ASCII) ``\\b`` at position ``i`` of ``text``."""
+    before = i > 0 and text[i - 1] in WORD_CHARS
+    after = i < len(text) and text[i] in WORD_CHARS
+    return before != after
+
+
+def replace_creator(repo: str, creator: str) -> str:
+    """``repo`` with its first whole-word ``creator`` made ``CREATOR``; "" when there is none.
+
+    gitolite does ``s/\\b$creator\\b/CREATOR/``: the name goes into the regex as it is, so
+    user ``j.doe`` matches ``jxdoe`` and takes that user's ``dev/CREATOR/..*`` namespace
+    (issue 10, defect 9). Here the name is a literal string, with the same word-boundary
+    rule around it; plain string search, no regex.
+    """
+    if not creator:
+        return ""
+    start = repo.find(creator)
+    while start >= 0:
+        end = start + len(creator)
+        if _word_boundary(repo, start) and _word_boundary(repo, end):
+            return repo[:start] + "CREATOR" + repo[end:]
+        start = repo.find(creator, start + 1)
+    return ""
 
 
 def _read(path: str) -> str | None:
@@ -176,7 +216,10 @@ class Checker:
         got = self._missing.get(repo)
         if got is None:
             sanity(repo)
-            got = self._missing[repo] = not os.path.isdir(self.path(repo))
+            # a pattern names no folder: probing `base/foo/..*.git` could only find one
+            # made by hand, possibly outside the base (`a/../../x*`)
+            plain = is_repo_name(repo)
+            got = self._missing[repo] = not plain or not os.path.isdir(self.path(repo))
         return got
 
     def creator(self, repo: str) -> str:
@@ -209,17 +252,8 @@ class Checker:
 
     # -- memberships -----------------------------------------------------------------
     def generic_name(self, repo: str) -> str:
-        creator = self.creator(repo)
-        if not creator:
-            return ""
-        if creator not in repo and REGEX_CHARS.isdisjoint(creator):
-            return ""  # gitolite puts the name into the regex as it is: "a.b" matches "axb"
-        import re  # wild repos only
-
-        try:
-            base2 = re.sub(r"\b" + creator + r"\b", "CREATOR", repo, count=1, flags=re.ASCII)
-        except re.error:
-            return ""
+        """The repo's name with its creator's name made ``CREATOR`` (see replace_creator)."""
+        base2 = replace_creator(repo, self.creator(repo))
         return "" if base2 == repo else base2
 
     def repo_memberships(self, repo: str) -> list[str]:
@@ -233,7 +267,7 @@ class Checker:
         exists = not self.missing(repo)
         base2 = self.generic_name(repo)
         out: dict[str, None] = {"@all": None}
-        if repo.startswith("@") or not is_repo_name(repo, perl=True) or exists:
+        if repo.startswith("@") or not is_repo_name(repo) or exists:
             out[repo] = None
         if base2.startswith("@"):
             out[base2] = None
@@ -290,7 +324,7 @@ class Checker:
             if role != "CREATOR" and role not in self.roles:
                 continue
             for m in members:
-                if is_user_name(m, perl=True) and (m == user or m in eg):
+                if is_user_name(m) and (m == user or m in eg):
                     ret["@" + role] = None
         return list(ret)
 
@@ -347,22 +381,17 @@ class Checker:
             raise AccessError(f"bad regex while checking '{repo}' for '{user}': {e}") from None
 
     def _access(self, repo: str, user: str, aa: str, ref: str) -> str:
-        if not user or not is_user_name(user, perl=True):
+        if not user or not is_user_name(user):
             raise AccessError(f"invalid user '{user}'")
         sanity(repo)
         if not self.hook_present(repo):
             return f"{aa} any {repo} {user} DENIED by fallthru"
         rules = self.rules(repo, user)
         deny_rules = perl_true(self.option(repo, "deny-rules"))
-        if not (ref.startswith("VREF/NAME/") or is_ref(ref, perl=True)):
+        if not (ref.startswith("VREF/NAME/") or is_ref(ref)):
             raise AccessError(f"invalid characters in ref or filename: '{ref}'")
         safe_ref = make_safe_ref(ref)
-        if (
-            aa != "^C"
-            and not repo.startswith("@")
-            and is_repo_name(repo, perl=True)
-            and self.missing(repo)
-        ):
+        if aa != "^C" and not repo.startswith("@") and is_repo_name(repo) and self.missing(repo):
             iret = self._access(repo, user, "^C", ref).replace("^C", aa, 1)
             if "DENIED" in iret:
                 return iret

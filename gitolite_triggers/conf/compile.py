@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from gitolite_triggers.conf.errors import ConfError
-from gitolite_triggers.conf.parse import Parsed, parse_conf, unsafe_repo_name
-from gitolite_triggers.conf.patterns import REPONAME_PATT, is_plain
+from gitolite_triggers.conf.parse import Parsed, parse_conf
 from gitolite_triggers.conf.store import store_path, write_store
+from gitolite_triggers.names import is_repo_name, repo_name_problem
 from gitolite_triggers.rc import Rc
 
 STORE_VERSION = 1
@@ -55,13 +55,13 @@ class CompileReport:
 
 def conf_repo_names(parsed: Parsed) -> list[str]:
     """Plain repo names from the conf: gitolite's new_repos() candidates, sorted."""
-    names = {k for k in parsed.repos if REPONAME_PATT.match(k) and not k.startswith("@")}
-    names.update(k for k in parsed.configs if REPONAME_PATT.match(k) and not k.startswith("@"))
+    names = {k for k in parsed.repos if is_repo_name(k) and not k.startswith("@")}
+    names.update(k for k in parsed.configs if is_repo_name(k) and not k.startswith("@"))
     for key in parsed.repos:
         if key.startswith("@") and key != "@all":
             names.update(parsed.groups.get(key, ()))
     return sorted(
-        n for n in names if REPONAME_PATT.match(n) and not n.startswith("@") and "EXTCMD/" not in n
+        n for n in names if is_repo_name(n) and not n.startswith("@") and "EXTCMD/" not in n
     )
 
 
@@ -76,8 +76,8 @@ def build_entries(parsed: Parsed, conf_repos: list[str]) -> tuple[dict[str, Any]
             inverted.setdefault(m, []).append(group)
     for m, groups in inverted.items():
         entries["G" + m] = sorted(groups)
-    patterns = sorted(k for k in parsed.repos.keys() | parsed.configs.keys() if not is_plain(k))
-    group_patterns = sorted(m for m in inverted if not is_plain(m))
+    patterns = sorted(k for k in parsed.repos.keys() | parsed.configs.keys() if not is_repo_name(k))
+    group_patterns = sorted(m for m in inverted if not is_repo_name(m))
     wild = sorted(set(patterns) | set(group_patterns))
     entries["Lconf_repos"] = conf_repos
     entries["Lwild_patterns"] = wild
@@ -115,7 +115,7 @@ def _compile_locked(rc: Rc, conf_dir: Path, started: float, fire_triggers: bool)
     parsed = parse_conf(conf_dir, rc.get("ROLES"), rc.get("GIT_CONFIG_KEYS"))
     report = CompileReport(warnings=list(parsed.warnings), rules=parsed.seq)
     names = conf_repo_names(parsed)
-    unsafe = [(n, why) for n in names if (why := unsafe_repo_name(n))]
+    unsafe = [(n, why) for n in names if (why := repo_name_problem(n))]
     if unsafe:  # only group members get here: repo lines are checked by the parser
         raise ConfError(
             [

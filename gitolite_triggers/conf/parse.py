@@ -30,7 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitolite_triggers.conf.errors import ConfError
-from gitolite_triggers.conf.patterns import REPONAME_PATT, REPOPATT_PATT, UNSAFE_PATT, USERNAME_PATT
+from gitolite_triggers.names import (
+    has_unsafe_chars,
+    is_repo_name,
+    is_repo_pattern,
+    is_user_name,
+    repo_name_problem,
+)
 
 Rule = tuple[int, str, str]  # (seq, perm, refex)
 Config = tuple[int, str, str]  # (seq, key, value)
@@ -230,10 +236,10 @@ class _Parser:
         raise _LineError(f"syntax error: '{line}'")
 
     def group(self, f: str, n: int, lhs: str, rhs: list[str]) -> None:
-        if not REPONAME_PATT.match(lhs):
+        if not is_repo_name(lhs):
             raise _LineError(f"bad group '{lhs}'")
         for item in rhs:
-            if not REPOPATT_PATT.match(item):
+            if not is_repo_pattern(item):
                 raise _LineError(f"bad expansion '{item}'")
         members = self.p.groups.setdefault(lhs, {})
         for item in self.expand(rhs):
@@ -246,12 +252,12 @@ class _Parser:
             if item.endswith(".git"):
                 self.warn(f, n, f"explicit '.git' extension ignored for {item}")
                 item = item[:-4]
-            if not REPOPATT_PATT.match(item):
+            if not is_repo_pattern(item):
                 raise _LineError(f"bad reponame '{item}'")
-            if not REPONAME_PATT.match(item):
+            if not is_repo_name(item):
                 _check_regex("^" + item + "$", f"bad repo pattern '{item}'")
             else:
-                bad = unsafe_repo_name(item)
+                bad = repo_name_problem(item)
                 if bad:
                     raise _LineError(f"bad reponame '{item}': {bad}")
             self.repolist.append(item)
@@ -282,12 +288,12 @@ class _Parser:
             if r.startswith("VREF/"):
                 raise _LineError(f"VREF rules ('{r}') are not supported")
         for u in users:
-            if not USERNAME_PATT.match(u):
+            if not is_user_name(u):
                 raise _LineError(f"bad username '{u}'")
         for r in refs:
             if r in self.good_refs:
                 continue
-            if not REPOPATT_PATT.match(r):
+            if not is_repo_pattern(r):
                 raise _LineError(f"bad ref '{r}'")
             _check_regex(r, f"bad refex '{r}'")
             self.good_refs.add(r)
@@ -320,23 +326,12 @@ class _Parser:
                 raise _LineError(
                     f"git config '{key}' not allowed (check GIT_CONFIG_KEYS in the rc)"
                 )
-        if UNSAFE_PATT.search(value):
+        if has_unsafe_chars(value):
             raise _LineError(f"bad config value '{value}'")
         self.p.seq += 1
         item = (self.p.seq, key, value)
         for repo in self.repolist:
             self.p.configs.setdefault(repo, []).append(item)
-
-
-def unsafe_repo_name(name: str) -> str:
-    """Why a plain repo name must not become a folder (gitolite refuses these at access time)."""
-    if name.endswith("/"):
-        return "ends with a '/'"
-    if ".." in name:
-        return "contains '..'"
-    if ".git/" in name:
-        return "contains '.git/'"
-    return ""
 
 
 class _LineError(Exception):

@@ -190,10 +190,16 @@ def update(rc: Rc, argv: list[str]) -> int:
         return _fire_list(rc, "update", argv, repo, user)
     if user is None or repo is None:
         return _refuse_unknown_pusher(rc, "update")
-    _relink(rc, repo)
-    from gitolite_triggers.shell.patterns import valid_ref
+    from gitolite_triggers.names import is_ref, repo_name_problem
 
-    if not valid_ref(ref):
+    problem = repo_name_problem(repo)
+    if problem:  # the wrapper refuses these first; never touch a folder by another name
+        msg = f"invalid repo name '{repo}': it {problem}"
+        print(f"FATAL: {msg}", file=sys.stderr)
+        glog.log(rc, "die", repo, user, msg)
+        return 1
+    _relink(rc, repo)
+    if not is_ref(ref):
         msg = f"invalid ref name {ref!r} (refs must match gitolite's REF_OR_FILENAME_PATT)"
         print(f"FATAL: {msg}", file=sys.stderr)
         glog.log(rc, "die", repo, user, msg)

@@ -11,8 +11,8 @@ import socket
 import subprocess
 import sys
 
+from gitolite_triggers.names import is_user_name, repo_name_problem
 from gitolite_triggers.rc import Rc
-from gitolite_triggers.shell.patterns import repo_name_problem, valid_user
 from gitolite_triggers.shell.soc import CommandRequest
 
 GENERIC_ERROR = "repo does not exist, or you are not authorised"
@@ -153,7 +153,7 @@ def perms(rc: Rc, user: str, args: list[str]) -> int:
     if len(args) != 4 or args[1] not in ("+", "-"):
         return _fatal("Invalid syntax.  Please re-run with '-h' for detailed usage")
     op, role, who = args[1:]
-    if not valid_user(who):
+    if not is_user_name(who):
         return _fatal(f"Invalid user '{who}'")
     roles = list(rc.get("ROLES") or [])
     if op == "+" and role not in roles:

@@ -53,8 +53,13 @@ def _remove_empty(made: list[Path]) -> None:
 
 def create_wild_repo(rc: Rc, repo: str, user: str, opts: Options) -> tuple[int, bool]:
     """Create ``repo`` for ``user``; return (status, whether this session created it)."""
+    from gitolite_triggers.names import repo_name_problem
     from gitolite_triggers.repos import init_bare, repo_path
 
+    problem = repo_name_problem(repo)
+    if problem:  # the SOC and the access check refuse these first; never make a folder for one
+        print(f"FATAL: cannot create '{repo}': it {problem}", file=sys.stderr)
+        return 1, False
     target = repo_path(rc, repo)
     made = _make_parents(target)
     lock = os.open(target.parent, os.O_RDONLY)

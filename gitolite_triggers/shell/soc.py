@@ -6,16 +6,16 @@
 - ``git-upload-pack``/``git-receive-pack``/``git-upload-archive`` followed by one space and
   the repo, optionally in single quotes, one leading ``/`` allowed. Then a trailing
   ``.git<digit>`` (gitolite's debug suffix) is stripped, then one trailing ``/``, then a
-  trailing ``.git``. The name must be a repo name (names.py) and pass gitolite's sanity check
-  (no ``..``, no ``.git/``, ...). ``~`` is not expanded (it fails the name check).
+  trailing ``.git``. The name must pass ``names.repo_name_problem`` (the one canonical
+  check: gitolite's characters and sanity, no empty or ``.`` segments, at most 256
+  characters and 32 levels). ``~`` is not expanded (it fails the name check).
 - Otherwise the words are a command; only COMMANDS are known, their arguments must
   use only remote-command characters and hold no ``../``. Anything else is refused.
 """
 
 from __future__ import annotations
 
-from gitolite_triggers.names import is_remote_command
-from gitolite_triggers.shell.patterns import repo_name_problem
+from gitolite_triggers.names import is_remote_command, repo_name_problem
 
 # No `re` and no `collections` here: this runs on every fetch, and those imports would
 # cost more than the parsing (see names.py).

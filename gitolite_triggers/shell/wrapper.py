@@ -36,8 +36,8 @@ import os
 import sys
 
 from gitolite_triggers import glog
+from gitolite_triggers.names import is_user_name as valid_user
 from gitolite_triggers.rc import Rc, load_rc
-from gitolite_triggers.shell.patterns import valid_user
 from gitolite_triggers.shell.soc import CommandRequest, GitRequest, SocError, parse, shown
 
 USAGE = "usage: gitolite-triggers shell USER   (run by sshd as the forced command)"
