@@ -23,3 +23,25 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Server:
     for key, value in clean_env(srv.home).items():
         monkeypatch.setenv(key, value)
     return srv
+
+
+# Hypothesis: a fixed seed and a small budget in CI (seconds); `--hypothesis-profile=deep`
+# for a long fuzzing run (docs/security.md).
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile(
+    "deep",
+    max_examples=20_000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.load_profile("ci")
