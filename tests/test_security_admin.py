@@ -566,3 +566,21 @@ def test_private_key_formats(tmp_path: Path, keys: dict[str, Path]) -> None:
     assert not is_private_key(keys["carol"].read_bytes())
     assert not is_private_key(pem.with_suffix(".pub").read_bytes())
     assert not is_private_key(b"ssh-ed25519 AAAA my PRIVATE KEY laptop\n")
+
+
+def test_update_hook_refuses_when_pre_receive_is_not_linked_yet(
+    server: Server, keys: dict[str, Path], admin: Path
+) -> None:
+    """An admin repo set up before pre-receive was linked there: update still refuses."""
+    state = State(server)
+    (server.repo_base / "gitolite-admin.git" / "hooks" / "pre-receive").unlink()
+    (admin / "keydir" / "carol.pub").write_bytes(keys["carol"].with_suffix("").read_bytes())
+    commit_all(admin, server.env, "oops")
+    r = push_as(server, admin, "admin")
+    assert r.returncode != 0
+    assert f"keydir/carol.pub: {PRIVATE}" in r.stderr
+    assert "the ref was not updated" in r.stderr
+    assert not [ln for ln in private_lines(keys["carol"]) if ln in r.stderr + logs(server)]
+    state.assert_unchanged()
+    # ... and that push re-linked it, so the next one is refused before anything is stored
+    assert (server.repo_base / "gitolite-admin.git" / "hooks" / "pre-receive").is_symlink()
