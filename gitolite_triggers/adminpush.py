@@ -225,10 +225,10 @@ def _git_bytes(env: dict[str, str], args: list[str], stdin: str) -> bytes:
 
 
 def pushed_problems(ref: str, new: str) -> list[str]:
-    """What is wrong with a ref update pushed to gitolite-admin, checked in its update hook.
+    """What is wrong with a ref update pushed to gitolite-admin (its pre-receive and update hooks).
 
-    Runs inside receive-pack with its quarantine environment (the pushed objects are
-    visible, not yet accepted), so a refused push leaves nothing in the repo: a private
+    Runs inside receive-pack with its environment (the pushed objects are visible; in
+    pre-receive still in quarantine, so a refused push leaves nothing in the repo): a private
     key in keydir/ of ANY new commit on any ref (it would be in the repo's history for
     everyone who can clone it, even if a later commit removes it), and, on the branch
     that is checked out, a tree the server would not apply (tree_problems).
@@ -238,14 +238,14 @@ def pushed_problems(ref: str, new: str) -> list[str]:
     env = dict(os.environ)
     problems: list[str] = []
     if ref == head_branch(env):
-        problems.extend(p for p in tree_problems(env, new) if "PRIVATE" not in p)
+        problems.extend(tree_problems(env, new))
     blobs = []
     for line in _git(env, "rev-list", "--objects", new, "--not", "--all").splitlines():
         obj, _, path = line.partition(" ")
         if path.startswith("keydir/"):
             blobs.append((obj, path))
     problems.extend(private_key_problems(env, _blobs_only(env, blobs)))
-    return problems
+    return list(dict.fromkeys(problems))  # a new key at the tip is found by both scans
 
 
 def _blobs_only(env: dict[str, str], objs: list[tuple[str, str]]) -> list[tuple[str, str]]:

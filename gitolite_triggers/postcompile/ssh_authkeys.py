@@ -79,6 +79,11 @@ FLAG_OPTIONS = (
     "verify-required",
 )
 VALUE_OPTIONS = ("environment", "expiry-time", "from", "permitlisten", "permitopen", "tunnel")
+_REFUSED_OPTIONS = {
+    "command": "the forced command is gitolite-triggers' own",
+    "cert-authority": "it would make every user's key a certificate authority",
+    "principals": "it only goes with cert-authority",
+}
 _VALUE = r'"[!#-\[\]-~]+"'
 _ONE = f"(?:{'|'.join(FLAG_OPTIONS)}|(?:{'|'.join(VALUE_OPTIONS)})={_VALUE})"
 # The same text is the schema's AUTH_OPTIONS pattern (a test keeps them equal). JSON
@@ -114,8 +119,8 @@ def auth_options_problem(options: object) -> str | None:
         return "it contains white space (sshd allows none between options)"
     for opt in options.split(","):
         name, eq, value = opt.partition("=")
-        if name in ("command", "cert-authority", "principals"):
-            return f"'{name}' is not allowed (the forced command is gitolite-triggers' own)"
+        if name in _REFUSED_OPTIONS:
+            return f"'{name}' is not allowed ({_REFUSED_OPTIONS[name]})"
         if name not in FLAG_OPTIONS + VALUE_OPTIONS:
             return f"'{name}' is not an sshd option allowed here (allowed: {', '.join(FLAG_OPTIONS + VALUE_OPTIONS)})"
         if name in FLAG_OPTIONS and eq:
