@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import marshal
 import os
+import random
 import re
 import subprocess
 import sys
@@ -25,8 +26,12 @@ from gitolite_triggers.keyfile import is_private_key
 from gitolite_triggers.postcompile.ssh_authkeys import (
     AUTH_OPTIONS_PATTERN,
     END,
+    FLAG_OPTIONS,
     START,
+    AuthkeysError,
+    Key,
     auth_options_problem,
+    build,
     user_from_filename,
     user_problem,
 )
@@ -140,6 +145,58 @@ def test_bad_auth_options_refused_by_both_checks(value: str, why: str) -> None:
 def test_good_auth_options_accepted_by_both_checks(value: str) -> None:
     assert re.search(AUTH_OPTIONS_PATTERN, value) is not None
     assert auth_options_problem(value) is None
+
+
+def test_auth_options_checks_agree_on_random_values() -> None:
+    """The schema's pattern and ssh-authkeys' check accept exactly the same values, and
+    nothing accepted can end the line or the option list (fixed seed: reproducible)."""
+    rng = random.Random(10)
+    atoms = [
+        *FLAG_OPTIONS[:5],
+        'from="10.0.0.1"',
+        'environment="A=b"',
+        'command="/bin/sh"',
+        "cert-authority",
+        ",",
+        " ",
+        "\n",
+        "\r",
+        "\t",
+        '"',
+        "\\",
+        "=",
+        "x",
+        "\u2028",
+        "\x00",
+        "\x85",
+    ]
+    accepted = 0
+    for _ in range(5000):
+        value = "".join(rng.choice(atoms) for _ in range(rng.randint(0, 6)))
+        ok = re.search(AUTH_OPTIONS_PATTERN, value) is not None
+        assert ok == (auth_options_problem(value) is None), repr(value)
+        if ok:
+            accepted += 1
+            assert value.isprintable() and " " not in value, repr(value)
+            assert "command" not in value and "cert-authority" not in value
+    assert accepted > 100  # the sample did exercise the accepting side
+
+
+def test_every_written_line_is_checked_again(keys: dict[str, Path]) -> None:
+    """build() refuses a Key that did not come through the reader's checks."""
+    ktype, blob = keys["carol"].read_text().split()[:2]
+    opts = "no-pty"
+    for key in (
+        Key("carol\n", "keydir/x.pub", ktype, blob, ""),
+        Key("carol", "keydir/x.pub", ktype, blob, "a\nno-pty ssh-ed25519 AAAA"),
+        Key("carol", "keydir/x.pub", f'{ktype} x" {ktype}', blob, ""),
+    ):
+        with pytest.raises(AuthkeysError, match="authorized_keys NOT changed"):
+            build("", [key], "/home/git/.gitolite/bin/gitolite-triggers", opts, "ak")
+    with pytest.raises(AuthkeysError, match="AUTH_OPTIONS"):
+        build("", [Key("carol", "k", ktype, blob, "")], "/x/gitolite-triggers", "no-pty\n", "ak")
+    text, _ = build("", [Key("carol", "k", ktype, blob, "c")], "/x/gitolite-triggers", opts, "ak")
+    assert f'command="/x/gitolite-triggers shell carol",no-pty {ktype} {blob} c' in text
 
 
 def test_folded_auth_options_rc_check_names_file_line(server: Server) -> None:
