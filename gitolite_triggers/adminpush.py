@@ -63,7 +63,12 @@ def _git_env(git_dir: Path, work_tree: str | None = None) -> dict[str, str]:
 
 def _git(env: dict[str, str], *args: str, check: bool = True) -> str:
     proc = subprocess.run(  # noqa: S603
-        ["git", *args], env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL
+        ["git", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        errors="surrogateescape",
+        stdin=subprocess.DEVNULL,
     )
     if check and proc.returncode != 0:
         raise AdminPushError(f"git {' '.join(args)} failed: {proc.stderr.strip()}")
@@ -92,7 +97,11 @@ def record_good(git_dir: Path, commit: str) -> None:
 
 
 def check_tree(env: dict[str, str], wt_env: dict[str, str], base: Path, commit: str) -> None:
-    """Refuse a tree that would be checked out over the server's own files in $GL_ADMIN_BASE."""
+    """Refuse a tree that would be checked out over the server's own files in $GL_ADMIN_BASE,
+    or that holds what the server must not read (tree_problems)."""
+    problems = tree_problems(env, commit)
+    if problems:
+        raise AdminPushError("\n".join(problems))
     top = set(_git(env, "ls-tree", "--name-only", commit).splitlines())
     bad = [name for name in FORBIDDEN_TOP if name in top]
     if bad:
@@ -117,6 +126,134 @@ def check_tree(env: dict[str, str], wt_env: dict[str, str], base: Path, commit: 
             raise AdminPushError(
                 f"the pushed tree has '{path}'; that name is the server's own (the compiled rules)"
             )
+
+
+# Modes in a git tree: 100644/100755 a file, 040000 a folder (not listed by ls-tree -r),
+# 120000 a symlink, 160000 a submodule (gitlink).
+_FILE_MODES = ("100644", "100755")
+_MODE_NAMES = {"120000": "a symlink", "160000": "a submodule (gitlink)"}
+CHECKED_DIRS = ("conf", "keydir")  # read by the server: only plain files and folders
+MAX_SCANNED_BLOB = 1024 * 1024  # keydir/ blobs looked at for private keys (keys are < 20 KB)
+
+
+def _ls_tree(env: dict[str, str], commit: str) -> list[tuple[str, str, str]]:
+    """(mode, object, path) of every non-folder entry of ``commit``'s tree."""
+    out = []
+    for item in _git(env, "ls-tree", "-r", "-z", "--full-tree", commit).split("\0"):
+        meta, tab, path = item.partition("\t")
+        if tab:
+            mode, _type, obj = meta.split(" ")
+            out.append((mode, obj, path))
+    return out
+
+
+def tree_problems(env: dict[str, str], commit: str) -> list[str]:
+    """What in ``commit``'s tree the server must not check out and read, one message each.
+
+    conf/ and keydir/ may hold only plain files and folders: a symlink there
+    (``conf/leak.conf -> ~/.buildkite-token``, included from gitolite.conf) would make
+    the compiler read a file outside the admin repo and echo its lines in an error.
+    conf, keydir and local themselves must be folders. A private key anywhere in
+    keydir/ is refused too (keyfile.py).
+    """
+    problems: list[str] = []
+    keydir_blobs: list[tuple[str, str]] = []
+    for mode, obj, path in _ls_tree(env, commit):
+        top = path.split("/", 1)[0]
+        if path in ADMIN_TREE:
+            problems.append(
+                f"'{_shown(path)}' is {_MODE_NAMES.get(mode, 'a file')}; it must be a folder"
+            )
+        elif top in CHECKED_DIRS and mode not in _FILE_MODES:
+            what = _MODE_NAMES.get(mode, f"not a plain file (mode {mode})")
+            problems.append(
+                f"{_shown(path)}: {what}; {top}/ may hold only plain files and folders "
+                "(the server reads nothing outside the admin repo)"
+            )
+        elif top == "keydir":
+            keydir_blobs.append((obj, path))
+    problems.extend(private_key_problems(env, keydir_blobs))
+    return problems
+
+
+def _shown(path: str) -> str:
+    """A pushed path for a message: control characters escaped (a name can hold a newline)."""
+    if path.isprintable():
+        return path
+    return path.encode("unicode_escape").decode("ascii")
+
+
+def private_key_problems(env: dict[str, str], blobs: list[tuple[str, str]]) -> list[str]:
+    """One message per blob (object, path) that holds a private key; the content is never shown."""
+    from gitolite_triggers.keyfile import ADVICE, PRIVATE_KEY_MESSAGE, is_private_key
+
+    if not blobs:
+        return []
+    # Sizes first, so a huge file is not read into memory for nothing.
+    check = _git_bytes(env, ["cat-file", "--batch-check"], "".join(f"{o}\n" for o, _ in blobs))
+    small = []
+    for (obj, path), line in zip(
+        blobs, check.decode("ascii", "replace").splitlines(), strict=False
+    ):
+        parts = line.split()
+        if len(parts) == 3 and parts[1] == "blob" and int(parts[2]) <= MAX_SCANNED_BLOB:
+            small.append((obj, path))
+    if not small:
+        return []
+    data = _git_bytes(env, ["cat-file", "--batch"], "".join(f"{o}\n" for o, _ in small))
+    found: list[str] = []
+    at = 0
+    for _obj, path in small:
+        end = data.index(b"\n", at)
+        size = int(data[at:end].split()[2])
+        body = data[end + 1 : end + 1 + size]
+        at = end + 1 + size + 1
+        if is_private_key(body):
+            found.append(f"{_shown(path)}: {PRIVATE_KEY_MESSAGE} ({ADVICE})")
+    return found
+
+
+def _git_bytes(env: dict[str, str], args: list[str], stdin: str) -> bytes:
+    proc = subprocess.run(  # noqa: S603
+        ["git", *args], env=env, input=stdin.encode(), capture_output=True
+    )
+    if proc.returncode != 0:
+        raise AdminPushError(
+            f"git {' '.join(args)} failed: {proc.stderr.decode(errors='replace').strip()}"
+        )
+    return proc.stdout
+
+
+def pushed_problems(ref: str, new: str) -> list[str]:
+    """What is wrong with a ref update pushed to gitolite-admin (its pre-receive and update hooks).
+
+    Runs inside receive-pack with its environment (the pushed objects are visible; in
+    pre-receive still in quarantine, so a refused push leaves nothing in the repo): a private
+    key in keydir/ of ANY new commit on any ref (it would be in the repo's history for
+    everyone who can clone it, even if a later commit removes it), and, on the branch
+    that is checked out, a tree the server would not apply (tree_problems).
+    """
+    if set(new) == {"0"}:
+        return []  # a delete brings nothing
+    env = dict(os.environ)
+    problems: list[str] = []
+    if ref == head_branch(env):
+        problems.extend(tree_problems(env, new))
+    blobs = []
+    for line in _git(env, "rev-list", "--objects", new, "--not", "--all").splitlines():
+        obj, _, path = line.partition(" ")
+        if path.startswith("keydir/"):
+            blobs.append((obj, path))
+    problems.extend(private_key_problems(env, _blobs_only(env, blobs)))
+    return list(dict.fromkeys(problems))  # a new key at the tip is found by both scans
+
+
+def _blobs_only(env: dict[str, str], objs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    if not objs:
+        return []
+    check = _git_bytes(env, ["cat-file", "--batch-check"], "".join(f"{o}\n" for o, _ in objs))
+    kinds = [ln.split()[1] if len(ln.split()) == 3 else "" for ln in check.decode().splitlines()]
+    return [item for item, kind in zip(objs, kinds, strict=False) if kind == "blob"]
 
 
 def _store_name() -> str:
@@ -221,8 +358,13 @@ def _apply(rc: Rc, git_dir: Path, env: dict[str, str], branch: str, base: Path) 
         check_tree(env, wt_env, base, new)
         checkout(wt_env, new)
     except AdminPushError as e:
-        _say(f"FATAL: {e}", f"FATAL: {ADMIN_REPO} was updated but not applied: {unchanged}")
-        glog.log(rc, "die", ADMIN_REPO, user, f"admin push not applied: {e}")
+        lines = str(e).splitlines() or [""]
+        _say(
+            *(f"FATAL: {line}" for line in lines),
+            f"FATAL: {ADMIN_REPO} was updated but not applied: {unchanged}",
+        )
+        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+        glog.log(rc, "die", ADMIN_REPO, user, f"admin push not applied: {lines[0]}{more}")
         return 1
 
     try:

@@ -91,6 +91,13 @@ def _message(err: Any) -> str:
         return f"unknown key {names}; expected one of: {allowed}"
     if v == "enum":
         return f"expected one of {', '.join(map(repr, err.validator_value))}, got {_describe(err.instance)}"
+    if v == "pattern" and tuple(err.absolute_path) == ("AUTH_OPTIONS",):
+        # The pattern is unreadable; say what is wrong with this value (a final newline
+        # from a YAML '>' block, a space, an unknown option) before what is expected.
+        from gitolite_triggers.postcompile.ssh_authkeys import auth_options_problem
+
+        why = auth_options_problem(err.instance) or "not sshd option syntax"
+        return f"{_describe(err.instance)}: {why}; expected {desc}"
     if desc:
         return f"expected {desc}, got {_describe(err.instance)}"
     if v == "type":

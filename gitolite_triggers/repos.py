@@ -74,11 +74,12 @@ def wanted_hooks(rc: Rc, admin: bool = False) -> list[str]:
 
     ``update`` (check 2) and ``post-receive`` (push records, hook lists) always;
     ``pre-receive`` and ``post-update`` only where there is work for them (the rc lists
-    programs for them; gitolite-admin's post-update compiles the rules): each hook is a
-    process start on every push, and an idle one costs the pusher ~10-20 ms for nothing.
+    programs for them; gitolite-admin's pre-receive refuses private keys and symlinks
+    while the push is still in quarantine, its post-update compiles the rules): each hook
+    is a process start on every push, and an idle one costs the pusher ~10-20 ms for nothing.
     """
     hooks = ["update", "post-receive"]
-    if rc.hook_list("pre-receive"):
+    if admin or rc.hook_list("pre-receive"):
         hooks.append("pre-receive")
     if admin or rc.hook_list("post-update"):
         hooks.append("post-update")

@@ -20,7 +20,12 @@ def test_links_follow_the_rc_on_setup_and_on_the_next_push(server: Server, tmp_p
     pub = make_key(tmp_path / "keys", "admin")
     assert server.cli("setup", "--pubkey", str(pub)).returncode == 0
     assert hook_names(server, "testing") == {"update", "post-receive"}
-    assert hook_names(server, "gitolite-admin") == {"update", "post-receive", "post-update"}
+    assert hook_names(server, "gitolite-admin") == {
+        "update",
+        "post-receive",
+        "pre-receive",
+        "post-update",
+    }
 
     prog = tmp_path / "rec"
     prog.write_text(RECORDER)

@@ -92,7 +92,7 @@ def test_bad_keys_skipped_good_keys_still_written(server: Server, keys: dict[str
     (kd / "opts.pub").write_text('command="/bin/sh" ' + keys["carol"].read_text())
     (kd / "empty.pub").write_text("\n")
     (kd / "carol.pub").write_text(keys["carol"].read_text())
-    (kd / "not-a-key.txt").write_text("ignored: not *.pub\n")
+    (kd / "not-a-key.txt").write_text("ignored (with a warning): not *.pub\n")
     (kd / "link.pub").symlink_to(keys["bob"])
     (kd / "@admins.x.pub").write_text(keys["bob"].read_text())
     (kd / "@laptop.pub").write_text(keys["bob"].read_text())
@@ -105,7 +105,7 @@ def test_bad_keys_skipped_good_keys_still_written(server: Server, keys: dict[str
     assert "keydir/@admins.x.pub: skipped: '@admins.x' is not a valid user name" in r.stderr
     assert "keydir/@laptop.pub: skipped: the file name gives no user name" in r.stderr
     assert "fingerprinting failed" in r.stderr
-    assert "not-a-key" not in r.stderr
+    assert "keydir/not-a-key.txt: ignored: not a .pub file" in r.stderr
     lines = block_lines(authkeys(server).read_text())
     assert [ln.split('"')[1].split()[-1] for ln in lines] == ["alice", "carol"]
     assert key_blob(keys["alice"]) in lines[0] and key_blob(keys["carol"]) in lines[1]

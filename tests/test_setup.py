@@ -16,10 +16,11 @@ from tests.support.adminkeys import key_blob, make_key, shell_script
 from tests.support.adminrepo import bare_git
 from tests.support.server import SHIPPED_RC_D, Server
 
-# Every repo gets update and post-receive; gitolite-admin also post-update; pre-receive
-# and post-update elsewhere only when the rc lists programs for them (repos.wanted_hooks).
+# Every repo gets update and post-receive; gitolite-admin also pre-receive (content checks
+# while the push is in quarantine) and post-update; pre-receive and post-update elsewhere
+# only when the rc lists programs for them (repos.wanted_hooks).
 HOOKS = ("update", "post-receive")
-ADMIN_HOOKS = (*HOOKS, "post-update")
+ADMIN_HOOKS = (*HOOKS, "pre-receive", "post-update")
 
 
 @pytest.fixture(scope="module")

@@ -184,11 +184,11 @@ def ensure_rc() -> list[str]:
 def check_pubkey(path: Path) -> tuple[str, str]:
     """Validate the admin's key file; return (admin name, the key's one line)."""
     from gitolite_triggers.postcompile.ssh_authkeys import (
-        _KEY_LINE,
-        _USER_OK,
-        Key,
+        MAX_KEY_FILE,
+        check_key_text,
         fingerprint_check,
         user_from_filename,
+        user_problem,
     )
 
     if not path.name.endswith(".pub"):
@@ -196,25 +196,27 @@ def check_pubkey(path: Path) -> tuple[str, str]:
             f"{path}: the key file's name must end in .pub (the name before it is the admin's user name)"
         )
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise SetupError(f"{path}: cannot read it: {getattr(e, 'strerror', None) or e}") from None
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    if len(lines) != 1:
+        with open(path, "rb") as f:
+            data = f.read(MAX_KEY_FILE + 1)
+    except OSError as e:
+        raise SetupError(f"{path}: cannot read it: {e.strerror or e}") from None
+    key = check_key_text(data)  # a private key is named as such, never shown
+    if isinstance(key, str):
+        if "PRIVATE" in key:
+            raise SetupError(f"{path}: {key}; give --pubkey the .pub file")
         raise SetupError(
-            f"{path}: must hold exactly one line (one public key); it has {len(lines)}"
+            f"{path}: not a public key line: the file must hold exactly one line, "
+            f"'type base64 [comment]' with no options ({key})"
         )
     admin = user_from_filename(path.name)
-    if not _USER_OK.match(admin):
-        raise SetupError(f"{path}: '{admin}' is not a valid user name")
-    m = _KEY_LINE.match(lines[0])
-    if not m:
-        raise SetupError(f"{path}:1: not a public key line ('type base64 [comment]', no options)")
-    key = Key(admin, str(path), m.group(1), m.group(2), (m.group(3) or "").strip())
+    why = user_problem(admin)
+    if why:
+        raise SetupError(f"{path}: {why}")
+    key.user, key.source = admin, str(path)
     good, _ = fingerprint_check([key])
     if not good:
         raise SetupError(f"{path}:1: ssh-keygen -l does not accept this key")
-    return admin, lines[0]
+    return admin, key.text
 
 
 def prepare_admin_base(

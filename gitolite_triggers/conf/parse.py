@@ -116,18 +116,38 @@ class _Reader:
         self.seen: set[tuple[int, int]] = set()
 
     def show(self, name: str) -> str:
-        return name if os.path.isabs(name) else f"conf/{name}"
+        return f"conf/{name}"
+
+    def read(self, name: str) -> tuple[bytes, tuple[int, int]]:
+        """A file's bytes and (dev, inode), read with O_NOFOLLOW from inside conf/ only.
+
+        Raises UnsafeFile for a symlink (anywhere under conf/), a fifo, device or
+        socket, or a path leaving conf/: a pushed ``conf/leak.conf -> ~/.secret``
+        must never be read, since syntax errors echo the lines they are about.
+        """
+        from gitolite_triggers.safefile import read_inside
+
+        data, st = read_inside(str(self.conf_dir), name)
+        return data, (st.st_dev, st.st_ino)
 
     def lines(self, name: str) -> Iterator[tuple[str, int, str]]:
-        path = Path(name) if os.path.isabs(name) else self.conf_dir / name
+        from gitolite_triggers.safefile import UnsafeFile
+
         shown = self.show(name)
         try:
-            st = path.stat()
-            data = path.read_bytes()
+            data, ident = self.read(name)
+        except UnsafeFile as e:
+            self.errors.append((shown, 0, f"refused: {e}; nothing outside conf/ is read"))
+            return
         except OSError as e:
             self.errors.append((shown, 0, f"cannot read: {e.strerror or e}"))
             return
-        self.seen.add((st.st_dev, st.st_ino))
+        yield from self.lines_of(shown, data, ident)
+
+    def lines_of(
+        self, shown: str, data: bytes, ident: tuple[int, int]
+    ) -> Iterator[tuple[str, int, str]]:
+        self.seen.add(ident)
         self.parsed.files.append(shown)
         text = data.decode("utf-8", errors="surrogateescape")
         for lineno, raw in enumerate(text.split("\n"), 1):
@@ -161,10 +181,27 @@ class _Reader:
             yield from self.include(q.group(1), shown, lineno)
 
     def include(self, pattern: str, shown: str, lineno: int) -> Iterator[tuple[str, int, str]]:
-        base = pattern if os.path.isabs(pattern) else str(self.conf_dir / pattern)
-        for found in _glob_sorted(base):
-            rel = os.path.relpath(found, self.conf_dir) if not os.path.isabs(pattern) else found
-            if not os.path.isfile(found):
+        """Expand ``include "glob"``: files inside conf/ only (stricter than gitolite, which
+        also takes absolute paths and '..'); each word of the glob is relative to conf/."""
+        for word in pattern.split(" "):
+            if os.path.isabs(word) or ".." in word.split("/"):
+                self.errors.append(
+                    (
+                        shown,
+                        lineno,
+                        f"include '{word}' refused: an include must name files inside conf/ "
+                        "(no absolute path, no '..')",
+                    )
+                )
+                continue
+            yield from self.include_word(word, shown, lineno)
+
+    def include_word(self, word: str, shown: str, lineno: int) -> Iterator[tuple[str, int, str]]:
+        from gitolite_triggers.safefile import UnsafeFile
+
+        for found in _glob_sorted(str(self.conf_dir / word)):
+            rel = os.path.relpath(found, self.conf_dir)
+            if (os.path.isdir(found) and not os.path.islink(found)) or not os.path.lexists(found):
                 self.parsed.warnings.append(f"{shown}:{lineno}: included file not found: '{rel}'")
                 continue
             if not re.search(r"([^/]+).conf$", found):
@@ -172,11 +209,20 @@ class _Reader:
                     (shown, lineno, f"invalid include filename '{rel}' (must end in .conf)")
                 )
                 continue
-            st = os.stat(found)
-            if (st.st_dev, st.st_ino) in self.seen:
+            try:
+                data, ident = self.read(rel)
+            except UnsafeFile as e:
+                self.errors.append(
+                    (shown, lineno, f"include '{rel}' refused: {e}; nothing outside conf/ is read")
+                )
+                continue
+            except OSError as e:
+                self.errors.append((shown, lineno, f"cannot read '{rel}': {e.strerror or e}"))
+                continue
+            if ident in self.seen:
                 self.parsed.warnings.append(f"{shown}:{lineno}: {rel} already included")
                 continue
-            yield from self.lines(rel)
+            yield from self.lines_of(self.show(rel), data, ident)
 
 
 class _Parser:

@@ -187,7 +187,9 @@ def update(rc: Rc, argv: list[str]) -> int:
     repo, user = _who(rc)
     if _bypass():
         glog.log(rc, "update", os.getcwd(), f"({_unix_user()})", "bypass", ref, old, new)
-        return _fire_list(rc, "update", argv, repo, user)
+        return _admin_content(rc, repo, user, ref, new) or _fire_list(
+            rc, "update", argv, repo, user
+        )
     if user is None or repo is None:
         return _refuse_unknown_pusher(rc, "update")
     from gitolite_triggers.names import is_ref, repo_name_problem
@@ -222,8 +224,52 @@ def update(rc: Rc, argv: list[str]) -> int:
         print(f"FATAL: {result}", file=sys.stderr)
         glog.log(rc, "die", result)
         return 1
+    refused = _admin_content(rc, repo, user, ref, new)
+    if refused:
+        return refused
     glog.log(rc, "update", repo, user, aa, ref, old, new, result)
     return _fire_list(rc, "update", argv, repo, user)
+
+
+def _admin_content(
+    rc: Rc, repo: str | None, user: str | None, ref: str, new: str, hook: str = "update"
+) -> int:
+    """gitolite-admin only: refuse a push that brings a private key into keydir/ or, on the
+    checked-out branch, a symlink/submodule into conf/ or keydir/ (adminpush.pushed_problems).
+
+    In pre-receive (always linked for gitolite-admin) a refused push leaves nothing in the
+    repo: its objects are still in receive-pack's quarantine, which git drops. update
+    checks again, for an admin repo whose pre-receive link is not there yet (git has
+    moved the objects in by then, unreferenced: the next gc drops them). Messages name
+    files, never content.
+    """
+    from gitolite_triggers.repos import ADMIN_REPO
+
+    if repo != ADMIN_REPO:
+        return 0
+    from gitolite_triggers import adminpush
+
+    try:
+        problems = adminpush.pushed_problems(ref, new)
+    except adminpush.AdminPushError as e:
+        problems = [f"could not check the pushed files: {e}"]
+    if not problems:
+        return 0
+    for problem in problems:
+        print(f"FATAL: {problem}", file=sys.stderr)
+    stored = (
+        "nothing was stored on the server"
+        if hook == "pre-receive"
+        else "the ref was not updated (the pushed objects are unreferenced; git gc drops them)"
+    )
+    print(
+        f"FATAL: push of {ref} to {ADMIN_REPO} refused: {stored}, and the rules, keys and files "
+        "in force are unchanged. Fix your commits (a private key must go from every commit: "
+        "git rebase -i, or git reset and commit again) and push again.",
+        file=sys.stderr,
+    )
+    glog.log(rc, "die", repo, user or "", f"admin push refused ({ref}): {problems[0]}")
+    return 1
 
 
 def _relink(rc: Rc, repo: str) -> None:
@@ -250,6 +296,13 @@ def pre_receive(rc: Rc, argv: list[str]) -> int:
     repo, user = _who(rc)
     if user is None and not _bypass():
         return _refuse_unknown_pusher(rc, "pre-receive")
+    from gitolite_triggers.repos import ADMIN_REPO
+
+    if repo == ADMIN_REPO:
+        for _old, new, ref in parse_updates(data):
+            refused = _admin_content(rc, repo, user, ref, new, hook="pre-receive")
+            if refused:
+                return refused
     return _fire_list(rc, "pre-receive", argv, repo, user, data)
 
 

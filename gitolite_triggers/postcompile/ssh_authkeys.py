@@ -16,6 +16,14 @@ Better than gitolite, where one bad key file stops every key update: a file that
 not exactly one valid public key (garbage, several lines, options in front of the key,
 an unusable user name) is skipped with a warning naming it, and the good keys are
 still written. All keys are checked with ONE ``ssh-keygen -l`` run, not one per key.
+
+Stricter than gitolite, on purpose (docs/conf.md): nothing is followed out of keydir/
+(symlinks and non-files are skipped, every file is opened with O_NOFOLLOW); a private
+key, whatever its file name, is refused and never shown; a file not ending in ``.pub``
+is named in a warning; user names match gitolite's pattern as a whole (a name ending in
+a newline is refused), and a control character in a name or key refuses it. AUTH_OPTIONS
+is checked against sshd's option syntax before anything is read: a bad value stops the
+run and leaves authorized_keys as it was.
 """
 
 from __future__ import annotations
@@ -33,22 +41,96 @@ from gitolite_triggers.postcompile.common import guarded, parse_call, warn
 PROG = "ssh-authkeys"
 START = "# gitolite-triggers start"
 END = "# gitolite-triggers end"
+MAX_KEY_FILE = 64 * 1024  # an RSA-16384 public key is under 3 KB; a certificate under 20 KB
 
-_USER_FROM_FILE = re.compile(r"(@[^.]+)?\.pub$")
-# gitolite's USERNAME_PATT minus the leading '@' it tolerates: a user called '@admins'
-# would get the rules written for the group @admins.
-_USER_OK = re.compile(r"^[0-9a-zA-Z][-0-9a-zA-Z._@+]*$")
+# Every pattern below is matched with fullmatch (or ends in \Z): '$' would also match
+# before a final newline, and a newline in a user name or key would start a new line in
+# authorized_keys, one without command=.
+_USER_FROM_FILE = re.compile(r"(@[^.]+)?\.pub\Z")
 # A key line: type, base64 blob, optional comment. No options in front (they would
 # let a key file change what sshd lets its owner do).
-_KEY_LINE = re.compile(r"^([a-z0-9][a-z0-9@.-]*)[ \t]+([A-Za-z0-9+/]+={0,3})(?:[ \t]+(.*))?$")
+_KEY_LINE = re.compile(r"([a-z0-9][a-z0-9@.-]*)[ \t]+([A-Za-z0-9+/]+={0,3})(?:[ \t]+(.*))?")
 _KEY_ANYWHERE = re.compile(
-    r"(?:^|[\s,])((?:ssh|ecdsa|sk)-[a-z0-9@.-]+)[ \t]+([A-Za-z0-9+/]+={0,3})(?=\s|$)"
+    r"(?:^|[\s,])((?:ssh|ecdsa|sk)-[a-z0-9@.-]+)[ \t]+([A-Za-z0-9+/]+={0,3})(?=\s|\Z)"
 )
-_SAFE_PATH = re.compile(r"^[A-Za-z0-9_./+-]+$")
+_SAFE_PATH = re.compile(r"[A-Za-z0-9_./+-]+")
+
+# AUTH_OPTIONS: sshd's option syntax (sshd(8), AUTHORIZED_KEYS FILE FORMAT): options
+# separated by commas, no spaces except inside double quotes. Allowed here: the flags
+# below and ``name="value"`` for the options that take one, the value printable ASCII
+# without a space, '"' or '\\' (so a value can neither end the quotes nor the line).
+# Not allowed: ``command`` (the forced command is ours), ``cert-authority`` and
+# ``principals`` (they would make every user's key a certificate authority).
+FLAG_OPTIONS = (
+    "no-agent-forwarding",
+    "no-port-forwarding",
+    "no-pty",
+    "no-user-rc",
+    "no-X11-forwarding",
+    "no-x11-forwarding",
+    "restrict",
+    "agent-forwarding",
+    "port-forwarding",
+    "pty",
+    "user-rc",
+    "X11-forwarding",
+    "x11-forwarding",
+    "no-touch-required",
+    "verify-required",
+)
+VALUE_OPTIONS = ("environment", "expiry-time", "from", "permitlisten", "permitopen", "tunnel")
+_REFUSED_OPTIONS = {
+    "command": "the forced command is gitolite-triggers' own",
+    "cert-authority": "it would make every user's key a certificate authority",
+    "principals": "it only goes with cert-authority",
+}
+_VALUE = r'"[!#-\[\]-~]+"'
+_ONE = f"(?:{'|'.join(FLAG_OPTIONS)}|(?:{'|'.join(VALUE_OPTIONS)})={_VALUE})"
+# The same text is the schema's AUTH_OPTIONS pattern (a test keeps them equal). JSON
+# Schema patterns are searched with Python's re: '$(?!\n)' refuses the final newline
+# that '$' alone would let through (a YAML folded scalar, ``AUTH_OPTIONS: >``, ends in one).
+AUTH_OPTIONS_PATTERN = f"^(?:{_ONE}(?:,{_ONE})*)?$(?!\\n)"
+_AUTH_OPTIONS = re.compile(AUTH_OPTIONS_PATTERN)
 
 
 class AuthkeysError(Exception):
     """Something that stops the run before anything is written."""
+
+
+def has_control(text: str) -> bool:
+    """Any C0/C1 control character or DEL (a newline, a carriage return, an escape...)."""
+    return any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" for c in text)
+
+
+def auth_options_problem(options: object) -> str | None:
+    """Why AUTH_OPTIONS cannot go onto an authorized_keys line, or None when it can."""
+    if not isinstance(options, str):
+        return f"it must be a string, not {type(options).__name__}"
+    if _AUTH_OPTIONS.fullmatch(options) and not has_control(options):
+        return None
+    if "\n" in options or "\r" in options:
+        return (
+            "it contains a line break (a YAML '>' or '|' block adds one at the end): each key "
+            "would be written on a line of its own, without command="
+        )
+    if has_control(options):
+        return "it contains a control character"
+    if any(c.isspace() for c in options):
+        return "it contains white space (sshd allows none between options)"
+    for opt in options.split(","):
+        name, eq, value = opt.partition("=")
+        if name in _REFUSED_OPTIONS:
+            return f"'{name}' is not allowed ({_REFUSED_OPTIONS[name]})"
+        if name not in FLAG_OPTIONS + VALUE_OPTIONS:
+            return f"'{name}' is not an sshd option allowed here (allowed: {', '.join(FLAG_OPTIONS + VALUE_OPTIONS)})"
+        if name in FLAG_OPTIONS and eq:
+            return f"'{name}' takes no value"
+        if name in VALUE_OPTIONS and not re.fullmatch(_VALUE, value):
+            return (
+                f"'{name}' needs a value in double quotes, without spaces, quotes or "
+                "backslashes inside"
+            )
+    return "it is not a comma-separated list of sshd options"
 
 
 @dataclass
@@ -66,51 +148,129 @@ class Key:
 
 def user_from_filename(name: str) -> str:
     """gitolite's rule: strip ``(@[^.]+)?\\.pub`` from the end of the base name."""
-    return _USER_FROM_FILE.sub("", name)
+    return _USER_FROM_FILE.sub("", name, count=1)
+
+
+def user_problem(user: str) -> str | None:
+    """Why ``user`` (from a key file's name) cannot be a user, or None.
+
+    gitolite's USERNAME_PATT, matched whole (names.is_user_name), minus the leading '@'
+    it tolerates: a user called '@admins' would get the rules written for the group.
+    """
+    from gitolite_triggers.names import is_user_name
+
+    if not user:
+        return "the file name gives no user name"
+    if user.startswith("@") or not is_user_name(user):
+        shown = user.encode("unicode_escape").decode("ascii")
+        return f"'{shown}' is not a valid user name"
+    return None
+
+
+def parse_key_line(line: str) -> Key | str:
+    """One public key line as a Key (user and source unset), or why it is not one."""
+    line = line.lstrip("\ufeff")
+    if has_control(line.replace("\t", " ")):
+        return "line 1 has a control character"
+    m = _KEY_LINE.fullmatch(line)
+    if not m:
+        return "line 1 is not a public key ('type base64 [comment]', no options)"
+    return Key("", "", m.group(1), m.group(2), (m.group(3) or "").strip())
+
+
+def check_key_text(data: bytes) -> Key | str:
+    """A key file's bytes as a Key (user and source unset), or why it is not one key.
+
+    A private key is named as such and nothing of it is shown.
+    """
+    from gitolite_triggers.keyfile import ADVICE, PRIVATE_KEY_MESSAGE, is_private_key
+
+    if is_private_key(data):
+        return f"{PRIVATE_KEY_MESSAGE} ({ADVICE})"
+    if len(data) > MAX_KEY_FILE:
+        return f"it is larger than {MAX_KEY_FILE // 1024} KiB: not a public key"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "it is not UTF-8 text"
+    lines = [ln.strip() for ln in text.split("\n")]
+    lines = [ln for ln in lines if ln]
+    if len(lines) != 1:
+        return "it is empty" if not lines else f"it has {len(lines)} lines; put one key per file"
+    return parse_key_line(lines[0])
+
+
+def _keydir_entries(keydir: Path) -> list[tuple[str, str]]:
+    """(path relative to keydir, kind) for everything below it, sorted; no symlink followed.
+
+    kind: "file", "symlink" or "other" (fifo, socket, device). Folders are walked.
+    """
+    found: list[tuple[str, str]] = []
+    todo = [""]
+    while todo:
+        rel = todo.pop()
+        with os.scandir(keydir / rel if rel else keydir) as it:
+            for entry in it:
+                sub = f"{rel}/{entry.name}" if rel else entry.name
+                if entry.is_symlink():
+                    found.append((sub, "symlink"))
+                elif entry.is_dir(follow_symlinks=False):
+                    todo.append(sub)
+                elif entry.is_file(follow_symlinks=False):
+                    found.append((sub, "file"))
+                else:
+                    found.append((sub, "other"))
+    return sorted(found)
 
 
 def read_key_files(keydir: Path) -> tuple[list[Key], list[str]]:
-    """Parse every ``*.pub`` under ``keydir`` (sorted); return (keys, warnings)."""
+    """Parse every ``*.pub`` under ``keydir`` (sorted); return (keys, warnings).
+
+    Every file is looked at, so that a private key is caught whatever its name; files
+    not ending in ``.pub`` are then ignored with a warning. Nothing read is ever shown.
+    """
+    from gitolite_triggers.safefile import UnsafeFile, read_inside
+
     keys: list[Key] = []
     warnings: list[str] = []
-    files = sorted(
-        (p for p in keydir.rglob("*.pub") if p.is_file()),
-        key=lambda p: p.relative_to(keydir).as_posix(),
-    )
-    for path in files:
-        shown = f"keydir/{path.relative_to(keydir).as_posix()}"
-        if path.is_symlink():
+    for rel, kind in _keydir_entries(keydir):
+        if has_control(rel):
+            shown = "keydir/" + rel.encode("unicode_escape").decode("ascii")
+            warnings.append(f"{shown}: skipped: the file name has a control character")
+            continue
+        shown = f"keydir/{rel}"
+        is_pub = rel.endswith(".pub")
+        if kind == "symlink":
             warnings.append(f"{shown}: skipped: a symlink (key files must be plain files)")
             continue
-        user = user_from_filename(path.name)
-        if not _USER_OK.match(user):
-            why = (
-                f"'{user}' is not a valid user name" if user else "the file name gives no user name"
-            )
-            warnings.append(f"{shown}: skipped: {why}")
+        if kind == "other":
+            warnings.append(f"{shown}: skipped: not a plain file")
             continue
         try:
-            text = path.read_bytes().decode("utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            warnings.append(
-                f"{shown}: skipped: cannot read it ({getattr(e, 'strerror', None) or e})"
-            )
+            data, _ = read_inside(str(keydir), rel, MAX_KEY_FILE)
+        except UnsafeFile as e:
+            warnings.append(f"{shown}: skipped: {e}")
             continue
-        lines = [ln.strip() for ln in text.splitlines()]
-        lines = [ln for ln in lines if ln]
-        if len(lines) != 1:
-            what = (
-                "it is empty" if not lines else f"it has {len(lines)} lines; put one key per file"
-            )
-            warnings.append(f"{shown}: skipped: {what}")
+        except OSError as e:
+            warnings.append(f"{shown}: skipped: cannot read it ({e.strerror or e})")
             continue
-        m = _KEY_LINE.match(lines[0].lstrip("\ufeff"))
-        if not m:
-            warnings.append(
-                f"{shown}: skipped: line 1 is not a public key ('type base64 [comment]', no options)"
-            )
+        parsed = check_key_text(data)
+        if isinstance(parsed, str) and "PRIVATE" in parsed:
+            warnings.append(f"{shown}: REFUSED: {parsed}")
             continue
-        keys.append(Key(user, shown, m.group(1), m.group(2), (m.group(3) or "").strip()))
+        if not is_pub:
+            warnings.append(f"{shown}: ignored: not a .pub file (only keydir/**/*.pub are keys)")
+            continue
+        user = user_from_filename(rel.rsplit("/", 1)[-1])
+        why = user_problem(user)
+        if why:
+            warnings.append(f"{shown}: skipped: {why}")
+            continue
+        if isinstance(parsed, str):
+            warnings.append(f"{shown}: skipped: {parsed}")
+            continue
+        parsed.user, parsed.source = user, shown
+        keys.append(parsed)
     return keys, warnings
 
 
@@ -174,7 +334,7 @@ def shell_command(admin_base: str) -> str:
     from gitolite_triggers.launcher import shell_launcher_path, write_shell_launcher
 
     script = shell_launcher_path(os.path.abspath(admin_base))
-    if not _SAFE_PATH.match(script):
+    if not _SAFE_PATH.fullmatch(script):
         raise AuthkeysError(
             f"{script!r}: the path has characters sshd's command= cannot carry safely"
         )
@@ -193,6 +353,31 @@ def _foreign_keys(lines: list[str]) -> dict[str, int]:
     return found
 
 
+def _check_line_parts(k: Key, script: str, options: str) -> None:
+    """Defence in depth: every line is exactly ``command="SCRIPT shell USER",OPTIONS KEY``.
+
+    The parts were checked where they came from (the rc schema, the key file reader);
+    this holds whatever a future caller passes: nothing with a control character, a
+    quote or a space in the wrong place reaches the file.
+    """
+    checks = (
+        ("AUTH_OPTIONS", auth_options_problem(options)),
+        (k.source, user_problem(k.user)),
+        (
+            k.source,
+            "the key has a control character" if has_control(k.text.replace("\t", " ")) else None,
+        ),
+        (
+            k.source,
+            None if _KEY_LINE.fullmatch(k.text) else "the key is not 'type base64 [comment]'",
+        ),
+        ("the forced command", None if _SAFE_PATH.fullmatch(script) else "not a plain path"),
+    )
+    bad = next((f"{what}: {why}" for what, why in checks if why), "")
+    if bad:
+        raise AuthkeysError(f"{bad}; authorized_keys NOT changed")
+
+
 def build(
     existing: str, keys: list[Key], script: str, options: str, where: str
 ) -> tuple[str, list[str]]:
@@ -204,6 +389,7 @@ def build(
     block = [START]
     opts = f",{options}" if options else ""
     for k in keys:
+        _check_line_parts(k, script, options)
         if k.blob in outside:
             warnings.append(
                 f"{k.source} duplicates a non-gitolite-triggers key in {where}; sshd will use that line, not this one"
@@ -224,8 +410,22 @@ def _read(path: Path) -> str:
 
 
 def run(home: Path, admin_base: Path, options: str) -> int:
+    problem = auth_options_problem(options)
+    if problem:
+        # Refuse before anything is touched: the keys in force stay in force.
+        shown = (
+            options.encode("unicode_escape").decode("ascii")
+            if isinstance(options, str)
+            else options
+        )
+        raise AuthkeysError(
+            f"AUTH_OPTIONS in the rc is '{shown}': {problem}. authorized_keys was NOT changed "
+            "(the last good keys stay in force); fix AUTH_OPTIONS (gitolite-triggers rc show AUTH_OPTIONS)"
+        )
     keydir = admin_base / "keydir"
-    if not keydir.is_dir():
+    if keydir.is_symlink() or not keydir.is_dir():
+        if keydir.is_symlink():
+            warn(PROG, "keydir/ is a symlink: not read, authorized_keys not changed")
         return 0  # gitolite: nothing to do before there is a keydir
     script = shell_command(str(admin_base))
     ssh = home / ".ssh"
