@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4  # 4: the schema checks AUTH_OPTIONS; an older cache may hold a bad one
 SAFE_UMASK = 0o077  # every entry point's first act, before anything can be written
 ALWAYS_FIREABLE = ("POST_COMPILE", "POST_CREATE")
 
