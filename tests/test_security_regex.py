@@ -517,3 +517,61 @@ def test_check_keeps_no_python_re_path() -> None:
     """check.py holds no ``re`` cache of its own; its regexes are linear_re's."""
     assert not hasattr(check, "_rx_cache")
     assert isinstance(check.rx("refs/heads/(a|b)"), linear_re.Pattern)
+
+
+PERL_MATCHER = r"""
+my @names = split /\n/, $ARGV[1], -1; pop @names;
+open my $fh, '<', $ARGV[0] or die;
+while (my $p = <$fh>) {
+    chomp $p;
+    print join("", map { my $n = $_; my $ok = eval { $n =~ /^$p$/ ? 1 : 0 }; defined $ok ? $ok : "E" } @names), "\n";
+}
+"""
+
+
+def test_same_answers_as_perl(tmp_path: Path) -> None:
+    """gitolite is Perl: random nested patterns (fixed seed) against names, via one perl."""
+    import random
+    import shutil
+
+    perl = shutil.which("perl")
+    assert perl, "perl is missing (gitolite3, which the differential test needs, brings it)"
+    rnd = random.Random(5)
+    atoms = [*"abcxyz019-_/@", "\\.", "\\+", "foo", "bar/", "[a-z]", "[0-9]", "[^/]", "."]
+    atoms += ["[a-c0-9-]", "[.]", "[^a]", "\\d", "\\w", "[]a]"]
+    quants = ["", "", "", "*", "+", "?", "{2}", "{1,3}", "{,2}", "*?", "+?"]
+
+    def seq() -> str:
+        out = "".join(rnd.choice(atoms) + rnd.choice(quants) for _ in range(rnd.randint(1, 4)))
+        return out + ("\\b" if rnd.random() < 0.1 else "")
+
+    def pattern(depth: int = 0) -> str:
+        parts = []
+        for _ in range(rnd.randint(1, 3)):
+            if depth < 2 and rnd.random() < 0.4:
+                alts = "|".join(pattern(depth + 1) for _ in range(rnd.randint(1, 3)))
+                parts.append(f"({rnd.choice(['', '?:'])}{alts}){rnd.choice(quants)}")
+            else:
+                parts.append(seq())
+        return "".join(parts)
+
+    pats = [pattern() if rnd.random() < 0.8 else pattern() + "|" + pattern() for _ in range(600)]
+    chars = "abcxyz019-._/@+"
+    subjects = ["".join(rnd.choice(chars) for _ in range(rnd.randint(0, 12))) for _ in range(30)]
+    (tmp_path / "pats").write_text("".join(p + "\n" for p in pats))
+    r = subprocess.run(
+        [perl, "-e", PERL_MATCHER, str(tmp_path / "pats"), "".join(s + "\n" for s in subjects)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = r.stdout.splitlines()
+    assert len(lines) == len(pats), r.stderr
+    compared = 0
+    for p, line in zip(pats, lines, strict=True):
+        assert "E" not in line, p
+        compiled = check._anchored(p)
+        for s, want in zip(subjects, line, strict=True):
+            assert (compiled.search(s) is not None) == (want == "1"), (p, s)
+            compared += 1
+    assert compared == 600 * 30
