@@ -347,17 +347,37 @@ def imported(stderr: str) -> set[str]:
 
 
 def test_re2_is_imported_only_when_a_regex_must_run(server: Server) -> None:
+    """Through the account's lean launcher (``-IS``, as sshd runs it): a fetch that needs
+    no regex imports neither re nor re2; one that needs a pattern imports re2, not re."""
+    from gitolite_triggers import launcher
+
     compiled(server)
+    script = launcher.write_shell_launcher(str(server.admin_base))
+    flags = Path(script).read_text().splitlines()[0].split()[1:]  # the shebang's flags: -IS
+
+    def fetch(repo: str) -> set[str]:
+        env = {**server.env, "SSH_ORIGINAL_COMMAND": f"git-upload-pack '{repo}'"}
+        r = subprocess.run(
+            [sys.executable, *flags, "-X", "importtime", script, "shell", "alice"],
+            env=env,
+            input="0000",
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert (r.returncode, r.stdout) == (0, "0000"), r.stderr[-2000:]
+        return imported(r.stderr)
+
     # proj is a plain repo and the wild pattern's prefix rules it out: no regex at all
-    _, r = session(server, "alice", "git-upload-pack 'proj'", ("-X", "importtime"))
-    assert r.returncode == 0, r.stderr[-2000:]
-    mods = imported(r.stderr)
-    assert "gitolite_triggers.conf.query" in mods and "re2" not in mods
-    # a name under sandbox/ needs the pattern: re2 runs, Python's re still does not
-    _, r = session(server, "alice", f"git-upload-pack '{GOOD_REPO}'", ("-X", "importtime"))
-    assert r.returncode == 0, r.stderr[-2000:]
-    mods = imported(r.stderr)
-    assert "re2" in mods
+    mods = fetch("proj")
+    assert flags == ["-IS"] and "gitolite_triggers.conf.query" in mods
+    assert "re2" not in mods and "re" not in mods
+    # a wild repo under sandbox/ needs the pattern: RE2 runs, re still does not (the
+    # first fetch creates the repo, and creating imports more: the second is measured)
+    fetch(GOOD_REPO)
+    assert (server.repo_base / f"{GOOD_REPO}.git").is_dir()
+    mods = fetch(GOOD_REPO)
+    assert "re2" in mods and "re" not in mods
 
 
 # ---------------------------------------------------------------- linear_re itself
