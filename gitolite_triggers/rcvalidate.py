@@ -98,6 +98,9 @@ def _message(err: Any) -> str:
 
         why = auth_options_problem(err.instance) or "not sshd option syntax"
         return f"{_describe(err.instance)}: {why}; expected {desc}"
+    if v == "format" and err.cause is not None:
+        what = desc or f"a {err.validator_value}"
+        return f"expected {what}, got {_describe(err.instance)}: {err.cause}"
     if desc:
         return f"expected {desc}, got {_describe(err.instance)}"
     if v == "type":
@@ -105,6 +108,33 @@ def _message(err: Any) -> str:
         want = " or ".join(want) if isinstance(want, list) else want
         return f"expected {want}, got {_describe(err.instance)}"
     return err.message
+
+
+@cache
+def format_checker() -> Any:
+    """The draft's format checker, with ``regex`` checked by linear_re instead of ``re``.
+
+    Every ``"format": "regex"`` value (buildkite ``pipelines[].repos``) is matched
+    against repo names that users choose (wild repos), so it runs on RE2: a pattern RE2
+    cannot take (a backreference, lookaround) is an rc error with its line, not a regex
+    that would silently never match.
+    """
+    import copy
+
+    from jsonschema import Draft202012Validator
+
+    from gitolite_triggers import linear_re
+
+    checker = copy.copy(Draft202012Validator.FORMAT_CHECKER)
+    checker.checkers = dict(checker.checkers)
+
+    def linear_regex(instance: object) -> bool:
+        if isinstance(instance, str):  # other types are the "type" keyword's to report
+            linear_re.compile(instance)
+        return True
+
+    checker.checks("regex", raises=linear_re.RegexError)(linear_regex)
+    return checker
 
 
 def validate(loaded: Loaded) -> tuple[list[str], list[str]]:
@@ -137,8 +167,7 @@ def validate(loaded: Loaded) -> tuple[list[str], list[str]]:
         )
     if errors:
         return errors, warnings
-    # The format checker makes "format": "regex" (buildkite pipelines[].repos) a real check.
-    validator = Draft202012Validator(schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    validator = Draft202012Validator(schema(), format_checker=format_checker())
     seen: set[tuple[tuple[Any, ...], str]] = set()
     for err in sorted(
         validator.iter_errors(loaded.data), key=lambda e: list(map(str, e.absolute_path))

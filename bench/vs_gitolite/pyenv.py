@@ -21,7 +21,7 @@ from vs_gitolite.accounts import Account
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SYSTEM_PYTHONS = ("/usr/bin/python3.11", "/usr/bin/python3", "/usr/local/bin/python3")
-DEPS = ("PyYAML>=6", "requests>=2.28", "jsonschema>=4.18")
+DEPS = ("PyYAML>=6", "requests>=2.28", "jsonschema>=4.18", "google-re2>=1.1")
 
 
 def _source_stamp() -> str:
@@ -46,7 +46,7 @@ def _probe(account: Account, python: str, code: str) -> bool:
 
 
 def _works_for(account: Account, python: str) -> bool:
-    return _probe(account, python, "import gitolite_triggers, yaml, jsonschema, requests")
+    return _probe(account, python, "import gitolite_triggers, yaml, jsonschema, requests, re2")
 
 
 def ours_bindir(account: Account, cache_dir: Path, log=print) -> Path:

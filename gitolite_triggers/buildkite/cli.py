@@ -140,16 +140,16 @@ def _targets(rc: Rc) -> list[tuple[str, str, str]]:
 
 
 def check(rc: Rc) -> int:
-    import re
-
     import requests
+
+    from gitolite_triggers import linear_re
 
     s = config.settings(rc)
     regex_bad = 0
     for i, entry in enumerate(rc.buildkite.get("pipelines") or []):
         try:
-            re.compile(str(entry.get("repos", "")))
-        except re.error as e:
+            linear_re.compile(str(entry.get("repos", "")))  # what target_for() matches with
+        except linear_re.RegexError as e:
             print(
                 f"FAIL rc buildkite.pipelines[{i}].repos: {entry.get('repos')!r} is not a valid regex ({e}); that entry never matches"
             )

@@ -4,7 +4,8 @@ Which pipeline a repo builds in: the first ``pipelines`` entry whose ``repos`` r
 matches the whole repo name; then the repo's rules may override it
 (``option buildkite.pipeline = ORG/PIPELINE``, ``option buildkite.branches = PATTERNS``,
 ``option buildkite.tags = 1|0|PATTERNS``) or turn it off (``option buildkite.enabled = 0``).
-Imported on the push path: standard library only.
+Imported on the push path: standard library only (plus re2, through linear_re, once a
+pipeline's ``repos`` regex must run).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import stat
 
+from gitolite_triggers import linear_re
 from gitolite_triggers.paths import expand
 from gitolite_triggers.rc import Rc
 
@@ -199,15 +201,15 @@ def target_for(rc: Rc, repo: str, options: dict[str, str] | None = None) -> Targ
         return None
     target = None
     pipelines = rc.buildkite.get("pipelines") or []
-    if pipelines:
-        import re  # only where pipelines are configured
     for entry in pipelines:
+        # linear_re: the repo name may be a user's wild repo, so a backtracking match
+        # could hold every push for minutes; re2 is imported only here, on first use
         try:
-            if re.fullmatch(str(entry.get("repos", "")), repo):
+            if linear_re.compile(str(entry.get("repos", ""))).fullmatch(repo):
                 target = _target_from(entry)
                 break
-        except re.error:
-            continue  # `buildkite check` reports bad regexes; never break a push over one
+        except linear_re.RegexError:
+            continue  # `rc check` and `buildkite check` report it; never break a push over one
     override = options.get("buildkite.pipeline")
     if override:
         org, _, pipeline = override.strip().partition("/")

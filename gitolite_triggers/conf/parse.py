@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitolite_triggers import linear_re
 from gitolite_triggers.conf.errors import ConfError
 from gitolite_triggers.names import (
     has_unsafe_chars,
@@ -287,6 +288,8 @@ class _Parser:
         for item in rhs:
             if not is_repo_pattern(item):
                 raise _LineError(f"bad expansion '{item}'")
+            if not is_repo_name(item):  # a pattern member, matched against repo names
+                _check_regex("^" + item + "$", f"bad group member pattern '{item}'")
         members = self.p.groups.setdefault(lhs, {})
         for item in self.expand(rhs):
             members.setdefault(item, None)
@@ -385,9 +388,15 @@ class _LineError(Exception):
 
 
 def _check_regex(rx: str, msg: str) -> None:
+    """Refuse a pattern the access check could not match in linear time (or at all).
+
+    Checks run on user-chosen repo names and pushed refs with linear_re (RE2), which has
+    no backreferences or lookaround; such a pattern is an error here, with its file and
+    line, rather than a denial for every user at run time.
+    """
     try:
-        re.compile(rx)
-    except re.error as e:
+        linear_re.compile(rx)
+    except linear_re.RegexError as e:
         raise _LineError(f"{msg}: {e}") from None
 
 
