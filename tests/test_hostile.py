@@ -157,6 +157,8 @@ def test_refused_by_wrapper(hostile: Hostile, entry: dict[str, Any]) -> None:
     assert snapshot(hostile.outside) == before_out
     new_log = hostile.log_text()[log_before:]
     assert f"\tssh\tARGV={USER}\tSOC=" in new_log and "\tFROM=192.0.2.7" in new_log
+    # every record is one line for every reader (U+2028, NEL... escaped, never raw)
+    assert all(line[:4].isdigit() and line[10] == "." for line in new_log.splitlines()), new_log
     die_lines = [line for line in new_log.splitlines() if "\tdie\t" in line]
     assert len(die_lines) == 1 and entry["expect"] in die_lines[0], new_log[-500:]
 

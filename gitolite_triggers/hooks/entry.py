@@ -206,11 +206,17 @@ def update(rc: Rc, argv: list[str]) -> int:
         print(f"FATAL: {msg}", file=sys.stderr)
         glog.log(rc, "die", repo, user, msg)
         return 1
+    from gitolite_triggers.conf.errors import AccessError
     from gitolite_triggers.conf.query import access, is_denied, options_for
     from gitolite_triggers.runner import fire
 
     aa = perm_letter(ref, old, new, options_for(rc, repo))
-    result = access(rc, repo, user, aa, ref)
+    try:
+        result = access(rc, repo, user, aa, ref)
+    except AccessError as e:  # e.g. a stored refex RE2 refuses: deny, say why (no internals)
+        print(f"FATAL: {e}", file=sys.stderr)
+        glog.log(rc, "die", repo, user, str(e))
+        return 1
     for name, args in (
         ("ACCESS_CHECK", (repo, user, aa, ref, result)),
         ("ACCESS_2", (repo, user, aa, ref, result, old, new)),
