@@ -22,6 +22,7 @@ from vs_gitolite.accounts import Account
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SYSTEM_PYTHONS = ("/usr/bin/python3.11", "/usr/bin/python3", "/usr/local/bin/python3")
 DEPS = ("PyYAML>=6", "requests>=2.28", "jsonschema>=4.18", "google-re2>=1.1")
+DEP_MODULES = "yaml, jsonschema, requests, re2"  # what DEPS installs, as imports
 
 
 def _source_stamp() -> str:
@@ -46,7 +47,7 @@ def _probe(account: Account, python: str, code: str) -> bool:
 
 
 def _works_for(account: Account, python: str) -> bool:
-    return _probe(account, python, "import gitolite_triggers, yaml, jsonschema, requests, re2")
+    return _probe(account, python, f"import gitolite_triggers, {DEP_MODULES}")
 
 
 def ours_bindir(account: Account, cache_dir: Path, log=print) -> Path:
@@ -110,4 +111,4 @@ def _good_base(account: Account, python: str) -> bool:
 
 
 def _works_for_base(account: Account, python: str) -> bool:
-    return _probe(account, python, "import yaml, jsonschema, requests")
+    return _probe(account, python, f"import {DEP_MODULES}")
