@@ -43,17 +43,7 @@ _CACHE_LIMIT = 20000
 _NOT_LINEAR = "which cannot be matched in linear time"
 # What RE2's error text starts with, and what we call the feature behind it.
 _UNSUPPORTED = (
-    ("invalid escape sequence: \\1", "a backreference"),
-    ("invalid escape sequence: \\2", "a backreference"),
-    ("invalid escape sequence: \\3", "a backreference"),
-    ("invalid escape sequence: \\4", "a backreference"),
-    ("invalid escape sequence: \\5", "a backreference"),
-    ("invalid escape sequence: \\6", "a backreference"),
-    ("invalid escape sequence: \\7", "a backreference"),
-    ("invalid escape sequence: \\8", "a backreference"),
-    ("invalid escape sequence: \\9", "a backreference"),
-    ("invalid escape sequence: \\k", "a backreference"),
-    ("invalid escape sequence: \\g", "a backreference"),
+    *((f"invalid escape sequence: \\{c}", "a backreference") for c in "123456789kg"),
     ("invalid perl operator: (?P=", "a backreference"),
     ("invalid perl operator: (?=", "a lookahead"),
     ("invalid perl operator: (?!", "a lookahead"),
@@ -61,10 +51,7 @@ _UNSUPPORTED = (
     ("invalid perl operator: (?<!", "a lookbehind"),
     ("invalid perl operator: (?>", "an atomic group"),
     ("invalid perl operator: (?(", "a conditional"),
-    ("bad repetition operator: *+", "a possessive quantifier"),
-    ("bad repetition operator: ++", "a possessive quantifier"),
-    ("bad repetition operator: ?+", "a possessive quantifier"),
-    ("bad repetition operator: }+", "a possessive quantifier"),
+    *((f"bad repetition operator: {q}+", "a possessive quantifier") for q in "*+?}"),
 )
 
 

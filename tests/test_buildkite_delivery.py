@@ -44,7 +44,7 @@ def deliver() -> int:
 
 
 def log_text(server) -> str:
-    return "".join(p.read_text() for p in (server.admin_base / "logs").glob("*.log"))
+    return server.log_text()
 
 
 def posts(si) -> list[dict]:

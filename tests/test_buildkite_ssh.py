@@ -78,9 +78,7 @@ class World:
         return SshClient(self.sshd, self.keys[user])
 
     def log(self) -> str:
-        return "".join(
-            p.read_text() for p in sorted((self.server.admin_base / "logs").glob("*.log"))
-        )
+        return self.server.log_text()
 
     def drained(self, timeout: float = 30) -> None:
         """Wait until nothing is pending and no deliverer runs."""

@@ -235,7 +235,7 @@ def test_hostile_refs_refused_by_update_hook(server: Server, tmp_path: Path) -> 
         ["git", "-C", str(bare), "for-each-ref"], capture_output=True, text=True, env=env
     )
     assert shown.stdout == ""
-    log = "".join(p.read_text() for p in (server.admin_base / "logs").glob("*.log"))
+    log = server.log_text()
     assert log.count("\tdie\t") >= len(refs) and "invalid ref name" in log
 
 
@@ -272,5 +272,5 @@ def test_local_push_without_wrapper_is_refused_unless_bypassed(
         text=True,
     )
     assert push.returncode == 0, push.stderr
-    log = "".join(p.read_text() for p in (server.admin_base / "logs").glob("*.log"))
+    log = server.log_text()
     assert "\tbypass\trefs/heads/main\t" in log

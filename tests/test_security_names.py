@@ -111,9 +111,7 @@ class World:
         return self.server.repo_base / f"{name}.git"
 
     def log(self) -> str:
-        return "".join(
-            p.read_text() for p in sorted((self.server.admin_base / "logs").glob("*.log"))
-        )
+        return self.server.log_text()
 
 
 @pytest.fixture(scope="module")
@@ -477,5 +475,5 @@ def test_a_1100_level_tree_breaks_neither_info_nor_post_compile_nor_setup(
     assert "pub.git" in projects and f"{ok_name}.git" in projects
     assert not any(line.startswith("deep/") for line in projects)
 
-    log = "".join(p.read_text() for p in (server.admin_base / "logs").glob("*.log"))
+    log = server.log_text()
     assert "repo base walk: skipped 'deep/" in log and "is more than 32 levels deep" in log

@@ -85,7 +85,7 @@ def session(
 
 
 def log_text(server: Server) -> str:
-    return "".join(p.read_text() for p in sorted((server.admin_base / "logs").glob("*.log")))
+    return server.log_text()
 
 
 # ---------------------------------------------------------------- the inputs are hostile

@@ -80,5 +80,5 @@ def test_full_git_session_has_no_heavy_imports(server: Server, tmp_path: Path) -
     assert "gitolite_triggers.conf.query" in mods
     heavy = sorted(m for m in mods if m.split(".")[0] in HEAVY)
     assert heavy == [], heavy
-    log = "".join(p.read_text() for p in (server.admin_base / "logs").glob("*.log"))
+    log = server.log_text()
     assert "\tpre_git\tfoo\talice\tR\tany\t" in log and log.rstrip().endswith("\tEND")

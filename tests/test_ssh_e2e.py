@@ -115,9 +115,7 @@ class World:
         return [json.loads(line) for line in self.rec.read_text().splitlines()]
 
     def log(self) -> str:
-        return "".join(
-            p.read_text() for p in sorted((self.server.admin_base / "logs").glob("*.log"))
-        )
+        return self.server.log_text()
 
     def repo(self, name: str) -> Path:
         return self.server.repo_base / f"{name}.git"

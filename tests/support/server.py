@@ -50,6 +50,10 @@ class Server:
         path.write_text(text)
         return path
 
+    def log_text(self) -> str:
+        """Every log file of this account, oldest month first, as one text ("" if none yet)."""
+        return "".join(p.read_text() for p in sorted((self.admin_base / "logs").glob("*.log")))
+
     def cli(
         self,
         *args: str,
