@@ -5,4 +5,4 @@ package on every fetch and push, so nothing here may pull in PyYAML, jsonschema 
 requests.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place: setup.cfg reads it (version = attr: ...)

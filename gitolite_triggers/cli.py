@@ -48,16 +48,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("gitolite_triggers.demo", "run the sandboxed demo server"),
 }
 
-USAGE = "usage: gitolite-triggers COMMAND [ARGS...]\n\ncommands:\n" + "\n".join(
-    f"  {name:<10} {text}" for name, (_, text) in COMMANDS.items()
+USAGE = (
+    "usage: gitolite-triggers [-h] [-V] COMMAND [ARGS...]\n\ncommands:\n"
+    + "\n".join(f"  {name:<10} {text}" for name, (_, text) in COMMANDS.items())
+    + "\n\noptions:\n  -h, --help     show this help message and exit"
+    + "\n  -V, --version  print the version and exit"
+    + "\n\n`gitolite-triggers COMMAND --help` (or `help COMMAND`) describes a command."
 )
 
 
 def main(argv: list[str] | None = None) -> int:
     os.umask(0o077)  # rc.SAFE_UMASK, without importing rc before the command needs it
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["help"] and len(args) == 2 and args[1] in COMMANDS:
+        args = [args[1], "--help"]
     if not args or args[0] in ("-h", "--help", "help"):
-        print(USAGE)
+        print(USAGE, file=sys.stdout if args else sys.stderr)  # no command: a usage error
         return 0 if args else 2
     if args[0] in ("--version", "-V"):
         from gitolite_triggers import __version__

@@ -171,7 +171,9 @@ def _run_entries(
             print(f"would run: {_show(target)} {' '.join(map(_quote, argv))}".rstrip(), file=out)
             continue
         if opts.verbose:
-            print(f"trigger {name}: running {_show(target)} argv={argv!r}", file=out)
+            print(
+                f"trigger {name}: running {_show(target)} {' '.join(map(_quote, argv))}", file=out
+            )
         started = time.monotonic()
         if target.func is not None:
             if inproc_env is None:

@@ -208,16 +208,25 @@ def check(rc: Rc) -> int:
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
-        prog="gitolite-triggers buildkite", description="Buildkite build delivery"
+        prog="gitolite-triggers buildkite",
+        description="Buildkite build delivery: the spool's state, delivery by hand, retries, a"
+        " check of the token and pipelines.",
     )
-    sub = p.add_subparsers(dest="action", required=True)
+    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     st = sub.add_parser("status", help="pending, dead and recent deliveries")
-    st.add_argument("-n", "--recent", type=int, default=10)
+    st.add_argument(
+        "-n",
+        "--recent",
+        type=int,
+        default=10,
+        metavar="N",
+        help="how many recent deliveries to list (default: %(default)s)",
+    )
     dv = sub.add_parser("deliver", help="deliver now, in the foreground")
     dv.add_argument("--once", action="store_true", help="one attempt per pending record, then exit")
     rt = sub.add_parser("retry", help="move dead letters back to pending")
-    rt.add_argument("ids", nargs="*")
-    rt.add_argument("--all-dead", action="store_true")
+    rt.add_argument("ids", nargs="*", metavar="ID", help="delivery ids, as `status` lists them")
+    rt.add_argument("--all-dead", action="store_true", help="every dead letter")
     sub.add_parser("check", help="verify the token's scopes and the configured pipelines")
     a = p.parse_args(argv)
     rc = load_rc()

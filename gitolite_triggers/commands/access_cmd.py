@@ -19,12 +19,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from gitolite_triggers.cliargs import Option, Parser
 from gitolite_triggers.conf.check import Checker
 from gitolite_triggers.conf.errors import AccessError, StoreError
 from gitolite_triggers.names import is_ref
 from gitolite_triggers.rc import Rc, load_rc
 
-USAGE = "usage: gitolite-triggers access [-q] REPO USER [PERM [REF]]\n       gitolite-triggers access --batch  (stdin: REPO USER PERM REF per line)"
 PERMS = ("R", "W", "+", "C", "D", "M", "^C")
 
 
@@ -44,34 +44,40 @@ def check_one(ch: Checker, repo: str, user: str, perm: str = "", ref: str = "") 
     return result
 
 
+PARSER = Parser(
+    "gitolite-triggers access",
+    "Check access as gitolite's `access` does: print the result, exit 0 (allowed) or 1\n"
+    "(denied); bad input is FATAL on stderr, exit 2.",
+    options=(
+        Option("-q", help="print nothing; the exit status is the answer"),
+        Option(
+            "--batch",
+            help="read 'REPO USER [PERM [REF]]' lines from stdin; write per line"
+            " 0/1/2, a tab and the result",
+        ),
+    ),
+    arguments=(
+        ("REPO", "a repo name (or a pattern or @group, as gitolite takes it)"),
+        ("USER", "a user name"),
+        ("PERM", f"one of {' '.join(PERMS)} (default +)"),
+        ("REF", "a ref; refs/heads/ is added unless it starts with refs/ (default any)"),
+    ),
+    arguments_usage="REPO USER [PERM [REF]]",
+)
+
+
 def main(argv: list[str]) -> int:
-    args = list(argv)
-    quiet = batch = False
-    while args and args[0].startswith("-") and len(args[0]) > 1:
-        opt = args.pop(0)
-        if opt == "-q":
-            quiet = True
-        elif opt == "--batch":
-            batch = True
-        elif opt in ("-h", "--help"):
-            print(USAGE)
-            return 0
-        elif opt == "--":
-            break
-        else:
-            print(f"FATAL: unknown option '{opt}'\n{USAGE}", file=sys.stderr)
-            return 2
+    opts, args = PARSER.parse(argv)
+    quiet, batch = bool(opts["q"]), bool(opts["batch"])
+    if batch and (args or quiet):
+        PARSER.error("--batch takes no arguments and no -q")
+    if not batch and not 2 <= len(args) <= 4:
+        PARSER.error(f"expected REPO USER [PERM [REF]], got {len(args)} argument(s)")
     rc = load_rc()
     from gitolite_triggers.conf.query import _checker
 
     if batch:
-        if args or quiet:
-            print("FATAL: --batch takes no arguments and no -q\n" + USAGE, file=sys.stderr)
-            return 2
         return _batch(rc, _checker)
-    if not 2 <= len(args) <= 4:
-        print(USAGE, file=sys.stderr)
-        return 2
     try:
         result = check_one(_checker(rc), *args)
     except (AccessError, StoreError) as e:

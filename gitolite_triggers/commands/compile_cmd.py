@@ -13,16 +13,18 @@ from gitolite_triggers.rc import load_rc
 
 
 def main(argv: list[str]) -> int:
-    verbose = False
-    for a in argv:
-        if a in ("-v", "--verbose"):
-            verbose = True
-        elif a in ("-h", "--help"):
-            print("usage: gitolite-triggers compile [-v]")
-            return 0
-        else:
-            print(f"FATAL: 'compile' takes no arguments (got '{a}')", file=sys.stderr)
-            return 2
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="gitolite-triggers compile",
+        description="Compile gitolite.conf into the rules store and create missing repos"
+        " (no POST_COMPILE: setup and the admin push fire it). On a conf error the last good"
+        " rules stay in force and the exit status is 1.",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="print a one-line summary when done"
+    )
+    verbose = parser.parse_args(argv).verbose
     rc = load_rc()
     rc.apply_process_settings()
     from gitolite_triggers.conf.compile import compile_conf

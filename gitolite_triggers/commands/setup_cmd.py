@@ -98,8 +98,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "-m",
         dest="message",
+        metavar="MSG",
         default="gitolite-triggers setup",
-        help="commit message for the admin repo",
+        help="commit message for the admin repo (default: %(default)s)",
     )
     return p.parse_args(argv)
 

@@ -73,7 +73,10 @@ def keygen(path: Path, env: dict[str, str]) -> None:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="gitolite-triggers demo", description=__doc__.splitlines()[0]
+        prog="gitolite-triggers demo",
+        description="The whole path on a sandboxed server in a temp dir: setup, an admin push,"
+        " a user's push firing every trigger, and the build arriving at a Buildkite stand-in on"
+        " 127.0.0.1. Nothing outside the temp dir is touched.",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir and print its path")
     ns = parser.parse_args(argv)

@@ -40,7 +40,6 @@ from gitolite_triggers.names import is_user_name as valid_user
 from gitolite_triggers.rc import Rc, load_rc
 from gitolite_triggers.shell.soc import CommandRequest, GitRequest, SocError, parse, shown
 
-USAGE = "usage: gitolite-triggers shell USER   (run by sshd as the forced command)"
 LOGGED_SOC_LIMIT = 1024
 KEPT_ENV = ("GIT_PROTOCOL",)
 
@@ -65,8 +64,7 @@ def main(argv: list[str]) -> int:
     line with the session id, never a traceback or a server path)."""
     scrub_environment()
     if len(argv) != 1 or argv[0] in ("-h", "--help"):
-        print(USAGE, file=sys.stderr)
-        return 2
+        return usage(argv)
     user = argv[0]
     rc = load_rc()
     rc.apply_process_settings()
@@ -92,6 +90,28 @@ def main(argv: list[str]) -> int:
 
         return run_command(rc, user, request)
     return git_session(rc, user, request)
+
+
+def usage(argv: list[str]) -> int:
+    """``shell --help``: the usage on stdout, exit 0; any other argument count: exit 2.
+
+    No argparse here (see cliargs.py), and no option parsing at all: sshd gives exactly
+    one argument, the user, and a name that looks like an option is refused as a name.
+    """
+    from gitolite_triggers.cliargs import Parser
+
+    parser = Parser(
+        "gitolite-triggers shell",
+        "The ssh forced command: serve SSH_ORIGINAL_COMMAND (git-upload-pack, git-receive-pack,\n"
+        "git-upload-archive, info, help, perms) for USER. sshd runs it from the\n"
+        "authorized_keys line that ssh-authkeys writes for each key; admins never need to.",
+        arguments=(("USER", "the user the key belongs to (from keydir/USER.pub)"),),
+        arguments_usage="USER",
+    )
+    if argv in (["-h"], ["--help"]):
+        print(parser.help())
+        return 0
+    parser.error(f"expected exactly one argument, USER (got {len(argv)})")
 
 
 def inside_repo_base(rc: Rc, path: str) -> bool:
