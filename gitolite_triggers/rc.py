@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-CACHE_VERSION = 4  # 4: the schema checks AUTH_OPTIONS; an older cache may hold a bad one
+CACHE_VERSION = 5  # 5: the schema refuses a UMASK with owner bits; an older cache may hold one
 SAFE_UMASK = 0o077  # every entry point's first act, before anything can be written
 ALWAYS_FIREABLE = ("POST_COMPILE", "POST_CREATE")
 
@@ -71,9 +71,15 @@ def _stamps() -> list[list[Any]]:
 
 
 def build(files: list[Path] | None = None) -> tuple[dict[str, Any], list[str], list[str]]:
-    """Parse, validate and merge; return (effective, errors, warnings). Imports YAML."""
+    """Parse, validate and merge; return (effective, errors, warnings). Imports YAML.
+
+    Every file is parsed and checked whatever the others hold, and what is valid (every
+    file, less the top-level keys that hold an error) is merged even when some is not, so
+    ``rc check`` resolves programs and reports every problem in one run (load_rc refuses
+    an rc with any error, whatever the merge gave).
+    """
     from gitolite_triggers.rcmerge import merge
-    from gitolite_triggers.rcvalidate import validate
+    from gitolite_triggers.rcvalidate import check_keys, valid_part
     from gitolite_triggers.rcyaml import load_file
 
     errors: list[str] = []
@@ -85,13 +91,10 @@ def build(files: list[Path] | None = None) -> tuple[dict[str, Any], list[str], l
         except RcError as e:
             errors.append(str(e))
             continue
-        errs, warns = validate(one)
+        errs, warns, bad = check_keys(one)
         errors.extend(errs)
         warnings.extend(warns)
-        if not errs:
-            loaded.append(one)
-    if errors:
-        return {}, errors, warnings
+        loaded.append(valid_part(one, bad) if bad else one)
     effective = merge(loaded)
     warnings.extend(effective.pop("warnings"))
     effective["warnings"] = warnings

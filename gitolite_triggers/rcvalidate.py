@@ -98,6 +98,11 @@ def _message(err: Any) -> str:
 
         why = auth_options_problem(err.instance) or "not sshd option syntax"
         return f"{_describe(err.instance)}: {why}; expected {desc}"
+    if tuple(err.absolute_path) == ("UMASK",) and _owner_bits(err.instance):
+        return (
+            f"{_octal(err.instance)} takes the account's own rwx away (bits in 0700): git could"
+            " not read or write its repos; use 0077, or 0027 to let a group read"
+        )
     if v == "format" and err.cause is not None:
         what = desc or f"a {err.validator_value}"
         return f"expected {what}, got {_describe(err.instance)}: {err.cause}"
@@ -108,6 +113,17 @@ def _message(err: Any) -> str:
         want = " or ".join(want) if isinstance(want, list) else want
         return f"expected {want}, got {_describe(err.instance)}"
     return err.message
+
+
+def _owner_bits(value: Any) -> bool:
+    """True for a UMASK (int, or octal text) that masks any of the owner's rwx bits."""
+    if isinstance(value, str) and value.isdigit() and set(value) <= set("01234567"):
+        value = int(value, 8)
+    return isinstance(value, int) and not isinstance(value, bool) and bool(value & 0o700)
+
+
+def _octal(value: Any) -> str:
+    return f"{value:04o}" if isinstance(value, int) else value
 
 
 @cache
@@ -139,38 +155,57 @@ def format_checker() -> Any:
 
 def validate(loaded: Loaded) -> tuple[list[str], list[str]]:
     """Return (errors, warnings) for one file, each message starting ``file:line:col:``."""
+    errors, warnings, _ = check_keys(loaded)
+    return errors, warnings
+
+
+def valid_part(loaded: Loaded, bad: set[Any]) -> Loaded:
+    """``loaded`` without the top-level keys ``check_keys`` found wrong: what ``rc check``
+    still merges, so the programs of a file's valid lists are resolved in the same run."""
+    from dataclasses import replace
+
+    return replace(loaded, data={k: v for k, v in loaded.data.items() if k not in bad})
+
+
+def check_keys(loaded: Loaded) -> tuple[list[str], list[str], set[Any]]:
+    """``validate``, plus the top-level keys that hold an error (every key: the whole file)."""
     from jsonschema import Draft202012Validator
 
     errors: list[str] = []
     warnings: list[str] = []
     settings = known_settings()
     known = settings + TRIGGER_NAMES
+    bad: set[Any] = set()
+    checked: dict[str, Any] = {}  # what the schema sees: every key reported here is left out
     for key in loaded.data:
         line, col = loaded.where((key,), key=True)
         where = f"{loaded.path}:{line}:{col}"
         if not isinstance(key, str):
             errors.append(f"{where}: {key!r}: top-level keys must be strings")
+            bad.add(key)
             continue
         if key in known:
+            checked[key] = loaded.data[key]
             continue
         near = _nearest(key, known)
         if TRIGGER_SHAPE.match(key):
+            checked[key] = loaded.data[key]
             if near:
                 warnings.append(
                     f"{where}: {key}: kept as a custom trigger, but did you mean {near}?"
                 )
             continue
+        bad.add(key)
         hint = f"; did you mean {near!r}?" if near else ""
         errors.append(
             f"{where}: {key}: unknown key (settings are {', '.join(settings)};"
             f" trigger names are upper case){hint}"
         )
-    if errors:
-        return errors, warnings
+    # The schema checks the other keys too, so one run reports every problem of the file.
     validator = Draft202012Validator(schema(), format_checker=format_checker())
     seen: set[tuple[tuple[Any, ...], str]] = set()
     for err in sorted(
-        validator.iter_errors(loaded.data), key=lambda e: list(map(str, e.absolute_path))
+        validator.iter_errors(checked), key=lambda e: list(map(str, e.absolute_path))
     ):
         path = tuple(err.absolute_path)
         if err.validator in ("if", "then", "else", "$ref"):
@@ -189,4 +224,5 @@ def validate(loaded: Loaded) -> tuple[list[str], list[str]]:
             continue
         seen.add((path, msg))
         errors.append(f"{loaded.path}:{line}:{col}: {_fmt_path(path)}: {msg}")
-    return errors, warnings
+        bad.update(path[:1] or loaded.data)
+    return errors, warnings, bad

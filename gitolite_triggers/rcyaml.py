@@ -27,6 +27,7 @@ class Loaded:
     data: dict[str, Any]
     value_marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # every bad key, not only the first
 
     def where(self, path: PathKey, key: bool = False) -> tuple[int, int]:
         """1-based (line, column) of the value (or key) at ``path``, or its nearest parent."""
@@ -70,6 +71,8 @@ def load_file(path: Path) -> Loaded:
         raise RcError(f"{path}: YAML error: {e}") from None
     finally:
         loader.dispose()
+    if loaded.problems:
+        raise RcError("\n".join(loaded.problems))
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -90,14 +93,16 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: PathKey, out: Loaded)
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, str | int | float | bool) and key is not None:
                 line, col = _pos(key_node)
-                raise RcError(f"{out.path}:{line}:{col}: mapping keys must be plain scalars")
+                out.problems.append(f"{out.path}:{line}:{col}: mapping keys must be plain scalars")
+                continue
             if key in result:
                 line, col = _pos(key_node)
                 first_line, _ = out.key_marks[path + (key,)]
-                raise RcError(
+                out.problems.append(
                     f"{out.path}:{line}:{col}: duplicate key {key!r}"
                     f" (first defined at line {first_line}); YAML would silently keep only the last"
                 )
+                continue
             out.key_marks[path + (key,)] = _pos(key_node)
             result[key] = _build(loader, value_node, path + (key,), out)
         return result

@@ -34,7 +34,7 @@ def _show_entries(entries: list[dict[str, Any]], indent: str = "  ") -> None:
 def show(rc: Rc, key: str | None) -> int:
     if key is None:
         for k, v in rc.settings.items():
-            print(f"{k}: {json.dumps(v)}")
+            print(f"{k}: {f'{v:04o}' if k == 'UMASK' else json.dumps(v)}")
         for hook, entries in rc.hooks.items():
             if entries:
                 print(f"hooks.{hook}:")
@@ -48,6 +48,9 @@ def show(rc: Rc, key: str | None) -> int:
         return 0
     if key.startswith("hooks.") and key[6:] in rc.hooks:
         _show_entries(rc.hooks[key[6:]], indent="")
+        return 0
+    if key == "UMASK":
+        print(f"{rc.umask:04o}")  # as an admin writes it, not the int it is
         return 0
     if key in rc.settings:
         value = rc.settings[key]
@@ -63,14 +66,9 @@ def check(files: list[str]) -> int:
     for p in missing:
         print(f"{p}: no such file", file=sys.stderr)
     effective, errors, warnings = build([p for p in paths if p.exists()])
-    if not errors and not files:
-        errors, warnings = (
-            [*errors, *_unresolved(effective, "error")],
-            [
-                *warnings,
-                *_unresolved(effective, "warning"),
-            ],
-        )
+    if not files:  # also when some file is invalid: every problem in one run
+        errors = [*errors, *_unresolved(effective, "error")]
+        warnings = [*warnings, *_unresolved(effective, "warning")]
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     for e in errors:
@@ -103,12 +101,36 @@ def _unresolved(effective: dict[str, Any], kind: str) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] in ("-h", "--help"):
-        print("usage: gitolite-triggers rc show [KEY] | rc check [FILE...]")
-        return 0 if argv else 2
-    if argv[0] == "check":
-        return check(argv[1:])
-    if argv[0] == "show":
-        return show(load_rc(), argv[1] if len(argv) > 1 else None)
-    print(f"gitolite-triggers rc: unknown action '{argv[0]}' (show or check)", file=sys.stderr)
-    return 2
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="gitolite-triggers rc",
+        description="Show the effective rc (the main rc merged with ~/.gitolite.rc.d/*.yaml)"
+        " or check it.",
+    )
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    show_p = actions.add_parser(
+        "show",
+        help="print every setting and trigger list, or one",
+        description="Print the effective value of every setting and list, or of KEY; each"
+        " trigger entry with the file and line it came from.",
+    )
+    show_p.add_argument(
+        "key", nargs="?", metavar="KEY", help="a setting, a trigger name, or hooks.HOOK"
+    )
+    check_p = actions.add_parser(
+        "check",
+        help="validate the rc and its fragments; exit 1 on any error",
+        description="Report every problem of every file in one run (file:line:col), then"
+        " resolve every trigger program; exit 0 when valid, 1 when not. Warnings never fail.",
+    )
+    check_p.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="check only these files (default: the main rc and every fragment, merged)",
+    )
+    ns = parser.parse_args(argv)
+    if ns.action == "check":
+        return check(ns.files)
+    return show(load_rc(), ns.key)
