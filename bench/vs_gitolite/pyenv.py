@@ -28,7 +28,7 @@ DEP_MODULES = "yaml, jsonschema, requests, re2"  # what DEPS installs, as import
 def _source_stamp() -> str:
     """A hash of every file that goes into the installed package."""
     digest = hashlib.sha256()
-    for base in (REPO_ROOT / "gitolite_triggers", REPO_ROOT / "rc.d"):
+    for base in (REPO_ROOT / "gitolite_triggers",):  # rc.d and the stand-in are inside it
         for path in sorted(base.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 digest.update(str(path.relative_to(REPO_ROOT)).encode())

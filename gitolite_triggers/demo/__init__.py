@@ -2,7 +2,7 @@
 
 1. a server account is set up (``setup --pubkey``) with ``show-args`` registered under
    every trigger, so each program's argv is visible, and a Buildkite pipeline pointing at
-   the bundled stand-in (contrib/buildkite_standin.py) on 127.0.0.1;
+   the bundled stand-in (``demo/standin.py``, shipped in the package) on 127.0.0.1;
 2. the admin clones ``gitolite-admin`` over the (simulated) ssh path, adds a repo and a
    user, and pushes: the rules compile and POST_COMPILE fires;
 3. the new user clones the repo, commits and pushes: ACCESS_CHECK, PRE_GIT, the update
@@ -17,7 +17,6 @@ that ``ssh-authkeys`` wrote for the key, as sshd does); the test suite uses a re
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import secrets
@@ -28,9 +27,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from gitolite_triggers.paths import PACKAGE_DIR
-
-STANDIN = PACKAGE_DIR.parent / "contrib" / "buildkite_standin.py"
 ORG, PIPELINE = "example-org", "git-pipeline-demo"
 
 
@@ -49,18 +45,6 @@ def run(
     if check and r.returncode != 0:
         raise SystemExit(f"demo: step failed (exit {r.returncode}): {' '.join(cmd)}")
     return r
-
-
-def load_standin():  # type: ignore[no-untyped-def]
-    if not STANDIN.exists():
-        raise SystemExit(
-            f"demo: the Buildkite stand-in is not here ({STANDIN}); run the demo from a checkout"
-        )
-    spec = importlib.util.spec_from_file_location("buildkite_standin", STANDIN)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules["buildkite_standin"] = module
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
 
 
 def keygen(path: Path, env: dict[str, str]) -> None:
@@ -86,9 +70,10 @@ def main(argv: list[str]) -> int:
     top = Path(tempfile.mkdtemp(prefix="gitolite-triggers-demo-"))
     standin = None
     try:
-        bk = load_standin()
+        from gitolite_triggers.demo.standin import StandIn
+
         token = secrets.token_hex(20)
-        standin = bk.StandIn(tokens={token: None}).start()
+        standin = StandIn(tokens={token: None}).start()
         standin.add_pipeline(ORG, PIPELINE)
         return demo(top, standin, token)
     finally:

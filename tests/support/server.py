@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SHIPPED_RC_D = REPO_ROOT / "rc.d"
+SHIPPED_RC_D = REPO_ROOT / "gitolite_triggers" / "rc.d"
 
 # Variables a developer's or CI's environment might carry that would leak into a sandbox.
 _SCRUB = ("GL_", "GIT_", "SSH_", "BUILDKITE_")

@@ -1,4 +1,4 @@
-"""Run the Buildkite stand-in (contrib/buildkite_standin.py) on 127.0.0.1 for tests.
+"""Run the Buildkite stand-in (gitolite_triggers/demo/standin.py) on 127.0.0.1 for tests.
 
 ``running_standin()`` serves it in a thread of the test process (tests then drive faults
 and read what it received through the in-process API); ``StandInProcess`` runs it as a
@@ -7,7 +7,6 @@ subprocess on a free port, for tests that need it outside the test process.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -17,23 +16,19 @@ from pathlib import Path
 from types import ModuleType
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-STANDIN_PATH = REPO_ROOT / "contrib" / "buildkite_standin.py"
+STANDIN_PATH = (
+    REPO_ROOT / "contrib" / "buildkite_standin.py"
+)  # the checkout's wrapper: kept working
 TOKEN = "bkua_standin_test_token_0123456789abcdef"
 ORG = "example-org"
 PIPELINE = "git-pipeline-demo"
 
 
 def standin_module() -> ModuleType:
-    """Import contrib/buildkite_standin.py (contrib is not a package)."""
-    name = "buildkite_standin"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, STANDIN_PATH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    """The stand-in (it ships in the package, for ``gitolite-triggers demo``)."""
+    from gitolite_triggers.demo import standin
+
+    return standin
 
 
 @contextmanager
