@@ -436,6 +436,7 @@ class _Dropped(Exception):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "buildkite-standin/1"
+    _entry: dict[str, Any] | None = None  # the request being answered, as received() lists it
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         pass  # quiet: tests read received() instead
@@ -454,6 +455,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, doc: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(doc).encode()
+        if self._entry is not None:  # before the client can read the answer and ask received()
+            self._entry["status"] = status
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
@@ -503,6 +506,7 @@ class _Handler(BaseHTTPRequestHandler):
             "status": None,
             "auth": self._auth_shape(),
         }
+        self._entry = entry
         if not parts.path.startswith("/_standin/"):
             self.si._record(
                 entry
