@@ -58,7 +58,7 @@ STARTER_RC = """\
 # LOCAL_CODE: ~/.gitolite/local      # your own triggers/ and hooks/common/
 # UMASK: 0077                        # 0027 lets a group (e.g. gitweb) read repos
 # GIT_CONFIG_KEYS: ""                # regexes of git config keys the conf may set,
-#                                    # e.g. "gitweb\\\\..* hooks\\\\..*" for desc/owner
+#                                    # e.g. "hooks\\\\..*" (desc/owner need none)
 # ROLES: [READERS, WRITERS]
 # AUTH_OPTIONS: no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty
 # GITWEB_PROJECTS_LIST: ~/projects.list
