@@ -60,7 +60,7 @@ USAGE = (
 def main(argv: list[str] | None = None) -> int:
     os.umask(0o077)  # rc.SAFE_UMASK, without importing rc before the command needs it
     args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["help"] and len(args) == 2 and args[1] in COMMANDS:
+    if args[:1] == ["help"] and len(args) == 2:  # `help COMMAND` is `COMMAND --help`
         args = [args[1], "--help"]
     if not args or args[0] in ("-h", "--help", "help"):
         print(USAGE, file=sys.stdout if args else sys.stderr)  # no command: a usage error

@@ -54,6 +54,8 @@ def test_top_level_help_lists_version_and_help_command(server: Server) -> None:
         r = server.cli(flag)
         assert (r.returncode, r.stdout) == (0, f"gitolite-triggers {__version__}\n")
     assert server.cli("help", "rc").stdout == server.cli("rc", "--help").stdout
+    r = server.cli("help", "nosuch")
+    assert r.returncode == 2 and "unknown command 'nosuch'" in r.stderr
     r = server.cli()
     assert r.returncode == 2 and r.stdout == "" and r.stderr.startswith("usage:")
 
