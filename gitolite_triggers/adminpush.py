@@ -91,9 +91,9 @@ def last_good(git_dir: Path) -> str | None:
 
 def record_good(git_dir: Path, commit: str) -> None:
     """Remember the commit whose files are checked out and whose rules are compiled."""
-    tmp = git_dir / f".{LAST_GOOD}.{os.getpid()}.tmp"
-    tmp.write_text(commit + "\n")
-    os.replace(tmp, git_dir / LAST_GOOD)
+    from gitolite_triggers.atomicfile import AS_OPEN, write_atomic
+
+    write_atomic(git_dir / LAST_GOOD, (commit + "\n").encode(), AS_OPEN, fsync=False)
 
 
 def check_tree(env: dict[str, str], wt_env: dict[str, str], base: Path, commit: str) -> None:

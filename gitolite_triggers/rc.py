@@ -106,24 +106,14 @@ def _cache_magic() -> bytes:
 def _write_cache(effective: dict[str, Any], stamps: list[list[Any]]) -> None:
     """Write the cache 0600 whatever the umask: it holds every rc value, including those
     from 0600 fragments (pipeline env, tokens). Temp file, then rename over the old one."""
-    cache = paths.rc_cache_file()
+    from gitolite_triggers.atomicfile import write_atomic
+
     doc = {"version": CACHE_VERSION, "sources": stamps, **effective}
-    folder, name = os.path.split(cache)
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, _cache_magic() + marshal.dumps(doc))
-        finally:
-            os.close(fd)
-        os.replace(tmp, cache)
+        # No fsync: a cache lost in a crash is rebuilt from the YAML.
+        write_atomic(paths.rc_cache_file(), _cache_magic() + marshal.dumps(doc), 0o600, fsync=False)
     except OSError:
-        # A read-only home still works, just without the cache.
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        pass  # a read-only home still works, just without the cache
 
 
 def _read_cache(stamps: list[list[Any]]) -> dict[str, Any] | None:

@@ -114,6 +114,8 @@ def test_info_and_a_refused_command(compiled: Server, soc: str, status: int, say
     r, mods = run_cli(compiled, "shell", "alice", soc=soc)
     assert r.returncode == status and says in r.stdout + r.stderr, r.stderr[-3000:]
     assert "gitolite_triggers.shell.wrapper" in mods
+    if soc == "info":  # git's version, asked without the subprocess module
+        assert " on git 2." in r.stdout, r.stdout
     assert forbidden(mods) == []
 
 

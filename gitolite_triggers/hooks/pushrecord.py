@@ -71,15 +71,18 @@ def updates_for(rc: Rc, tid: str, repo: str) -> list[Update]:
 
 
 def record(rc: Rc, tid: str, repo: str, updates: list[Update]) -> None:
-    """Add ``updates`` to the record of (tid, repo); atomic replace, earlier updates kept."""
+    """Add ``updates`` to the record of (tid, repo); atomic replace, earlier updates kept.
+
+    Not fsynced: a record is read by the same session's POST_GIT a moment later, and a
+    crash loses the session anyway; an fsync would be most of the push's hook time.
+    """
+    from gitolite_triggers.atomicfile import AS_OPEN, write_atomic
+
     path = _path(rc, tid, repo)
-    folder, name = os.path.split(path)
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     merged = updates_for(rc, tid, repo) + [tuple(u) for u in updates]
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("".join(f"{old} {new} {ref}\n" for old, new, ref in merged))
-    os.replace(tmp, path)
+    text = "".join(f"{old} {new} {ref}\n" for old, new, ref in merged)
+    write_atomic(path, text.encode("utf-8"), AS_OPEN, fsync=False)
     sweep(rc)
 
 

@@ -145,10 +145,9 @@ def _read_lines(pf: str) -> list[str]:
 
 
 def _write_atomic(pf: str, lines: list[str]) -> None:
-    tmp = f"{pf}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(lines)
-    os.replace(tmp, pf)
+    from gitolite_triggers.atomicfile import AS_OPEN, write_atomic
+
+    write_atomic(pf, "".join(lines).encode("utf-8"), AS_OPEN, fsync=False)
 
 
 def perms(rc: Rc, user: str, args: list[str]) -> int:
