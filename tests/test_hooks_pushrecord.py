@@ -51,3 +51,16 @@ def test_parse_updates() -> None:
     data = f"{Z} {A} refs/heads/master\n{A} {B} refs/tags/v1\n".encode()
     assert parse_updates(data) == [(Z, A, "refs/heads/master"), (A, B, "refs/tags/v1")]
     assert parse_updates(b"") == []
+
+
+def test_ref_update_is_the_one_parser() -> None:
+    from gitolite_triggers.refupdate import RefUpdate, parse
+
+    text = f"{Z} {A} refs/heads/topic\n{A} {Z} refs/tags/v1\nnot a line\n{A} {B}\nx{A[1:]} {B} r\n"
+    create, delete = parse(text)
+    assert (create.old, create.new, create.ref) == (Z, A, "refs/heads/topic")
+    assert (create.is_create, create.is_delete, create.branch) == (True, False, "topic")
+    assert (delete.is_create, delete.is_delete, delete.branch) == (False, True, None)
+    assert create.line() == f"{Z} {A} refs/heads/topic\n"
+    sha256_zero = RefUpdate("0" * 64, "c" * 64, "refs/heads/m")
+    assert sha256_zero.is_create and parse(sha256_zero.line()) == [sha256_zero]

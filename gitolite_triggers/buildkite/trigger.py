@@ -26,25 +26,14 @@ from gitolite_triggers import glog
 from gitolite_triggers.buildkite import config
 from gitolite_triggers.names import is_sha
 from gitolite_triggers.rc import Rc, load_rc
+from gitolite_triggers.refupdate import RefUpdate, parse
 
 TYPE_CHECKING = False  # typing itself costs every ssh session its import
 if TYPE_CHECKING:
     from gitolite_triggers.buildkite.spool import Spool
 
 
-Update = tuple[str, str, str]
-
-
-def _parse_lines(data: str) -> list[Update]:
-    out = []
-    for line in data.splitlines():
-        parts = line.split(" ", 2)
-        if len(parts) == 3 and is_sha(parts[0]) and is_sha(parts[1]):
-            out.append((parts[0], parts[1], parts[2]))
-    return out
-
-
-def _updates(rc: Rc, argv: list[str]) -> tuple[str | None, str | None, list[Update], str] | None:
+def _updates(rc: Rc, argv: list[str]) -> tuple[str | None, str | None, list[RefUpdate], str] | None:
     """(repo, user, updates, source) for this invocation, or None when it is not a push."""
     env_repo = os.environ.get("GL_REPO") or None
     env_user = os.environ.get("GL_USER") or None
@@ -56,14 +45,14 @@ def _updates(rc: Rc, argv: list[str]) -> tuple[str | None, str | None, list[Upda
         return repo, user, [], "POST_GIT"
     if len(argv) >= 3 and argv[-3].startswith("refs/") and is_sha(argv[-2]) and is_sha(argv[-1]):
         ref, old, new = argv[-3:]
-        return env_repo, env_user, [(old, new, ref)], "update"
+        return env_repo, env_user, [RefUpdate(old, new, ref)], "update"
     data = ""
     try:
         if sys.stdin is not None and not sys.stdin.isatty():
             data = sys.stdin.read()
     except (OSError, ValueError):
         data = ""
-    return env_repo, env_user, _parse_lines(data), "post-receive"
+    return env_repo, env_user, parse(data), "post-receive"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,7 +98,7 @@ def enqueue(
     rc: Rc,
     repo: str,
     user: str | None,
-    updates: list[Update],
+    updates: list[RefUpdate],
     source: str,
     target: config.Target | None = None,
 ) -> list[str]:
@@ -118,13 +107,13 @@ def enqueue(
     if target is None:
         return []
     # Imported here, not at the top: an unconfigured repo's push never pays for them.
-    from gitolite_triggers.buildkite.payload import build_body, commit_infos, is_zero
+    from gitolite_triggers.buildkite.payload import build_body, commit_infos
     from gitolite_triggers.buildkite.spool import Spool, delivery_id
 
     wanted = [
-        (old, new, ref, branch)
-        for old, new, ref in updates
-        if not is_zero(new) and (branch := target.wants(ref))
+        (u.old, u.new, u.ref, branch)
+        for u in updates
+        if not u.is_delete and (branch := target.wants(u.ref))
     ]
     s = config.settings(rc)
     spool = Spool(s.spool_dir)

@@ -20,15 +20,16 @@ import os
 import time
 
 from gitolite_triggers.rc import Rc
+from gitolite_triggers.refupdate import RefUpdate, parse
 
-TYPE_CHECKING = False  # typing itself costs every ssh session its import
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
 
 
 MAX_AGE_SECONDS = 24 * 3600
 SWEEP_EVERY_SECONDS = 600
-Update = tuple[str, str, str]
 
 
 def records_dir(rc: Rc) -> Path:
@@ -55,22 +56,16 @@ def _path(rc: Rc, tid: str, repo: str) -> str:
     return os.path.join(_records(rc), _safe(tid), _safe(repo) + ".updates")
 
 
-def updates_for(rc: Rc, tid: str, repo: str) -> list[Update]:
+def updates_for(rc: Rc, tid: str, repo: str) -> list[RefUpdate]:
     """The ref updates the push of session ``tid`` made to ``repo`` ([] for a fetch or none)."""
     try:
         with open(_path(rc, tid, repo), encoding="utf-8") as f:
-            lines = f.read().splitlines()
+            return parse(f.read())
     except (OSError, ValueError):
         return []
-    updates: list[Update] = []
-    for line in lines:
-        parts = line.split(" ", 2)
-        if len(parts) == 3:
-            updates.append((parts[0], parts[1], parts[2]))
-    return updates
 
 
-def record(rc: Rc, tid: str, repo: str, updates: list[Update]) -> None:
+def record(rc: Rc, tid: str, repo: str, updates: Iterable[tuple[str, str, str]]) -> None:
     """Add ``updates`` to the record of (tid, repo); atomic replace, earlier updates kept.
 
     Not fsynced: a record is read by the same session's POST_GIT a moment later, and a
@@ -80,8 +75,8 @@ def record(rc: Rc, tid: str, repo: str, updates: list[Update]) -> None:
 
     path = _path(rc, tid, repo)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    merged = updates_for(rc, tid, repo) + [tuple(u) for u in updates]
-    text = "".join(f"{old} {new} {ref}\n" for old, new, ref in merged)
+    merged = updates_for(rc, tid, repo) + [RefUpdate(*u) for u in updates]
+    text = "".join(u.line() for u in merged)
     write_atomic(path, text.encode("utf-8"), AS_OPEN, fsync=False)
     sweep(rc)
 
