@@ -88,7 +88,7 @@ def trigger_env(
         # gitolite's env_options: drop every inherited GL_OPTION_*, then set the repo's.
         for key in [k for k in env if k.startswith("GL_OPTION_")]:
             del env[key]
-        from gitolite_triggers.options import env_options
+        from gitolite_triggers.conf.query import env_options
 
         env.update(env_options(rc, repo))
     if extra:

@@ -16,7 +16,6 @@ from gitolite_triggers import repos
 from gitolite_triggers.conf import query
 from gitolite_triggers.conf.compile import compile_conf
 from gitolite_triggers.conf.errors import AccessError
-from gitolite_triggers.options import env_options
 from gitolite_triggers.rc import load_rc
 from tests.support.server import Server
 
@@ -223,7 +222,7 @@ def test_options_env_and_configs(server: Server) -> None:
         "ENV.CI": "yes",
         "buildkite.pipeline": "org/foo",
     }
-    assert env_options(rc, "foo") == {"GL_OPTION_SITE": "main", "GL_OPTION_CI": "yes"}
+    assert query.env_options(rc, "foo") == {"GL_OPTION_SITE": "main", "GL_OPTION_CI": "yes"}
     assert query.configs_for(rc, "foo") == {
         "hooks.url": "http://h/foo",
         "core.x": "",
