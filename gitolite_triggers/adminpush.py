@@ -321,10 +321,10 @@ def _outside_receive_pack() -> Iterator[None]:
     """Run in $HOME without the hook's GIT_DIR & co; put both back for the rest of the hook."""
     saved = {k: os.environ.pop(k) for k in _REPO_VARS if k in os.environ}
     cwd = os.getcwd()
-    from gitolite_triggers.paths import home
+    from gitolite_triggers.paths import home_dir
 
     try:
-        os.chdir(home())
+        os.chdir(home_dir())
         yield
     finally:
         os.chdir(cwd)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 from gitolite_triggers.hooks import pushrecord
 from gitolite_triggers.hooks.entry import parse_updates
@@ -29,7 +30,7 @@ def test_record_and_read_back(server: Server) -> None:
     # repo names with '/' or a leading '.' stay inside the records folder
     pushrecord.record(rc, "..", "../x", [(Z, A, "refs/heads/y")])
     assert pushrecord.updates_for(rc, "..", "../x") == [(Z, A, "refs/heads/y")]
-    base = pushrecord.records_dir(rc)
+    base = Path(pushrecord.records_dir(rc))
     for root, _dirs, files in os.walk(base):
         assert os.path.realpath(root).startswith(os.path.realpath(base))
         assert not [f for f in files if f.endswith(".tmp")]
@@ -39,7 +40,7 @@ def test_sweep_removes_old_sessions_only(server: Server) -> None:
     rc = load_rc()
     pushrecord.record(rc, "old", "r", [(Z, A, "refs/heads/m")])
     pushrecord.record(rc, "new", "r", [(Z, A, "refs/heads/m")])
-    old_dir = pushrecord.records_dir(rc) / "old"
+    old_dir = Path(pushrecord.records_dir(rc)) / "old"
     past = time.time() - pushrecord.MAX_AGE_SECONDS - 60
     os.utime(old_dir, (past, past))
     assert pushrecord.sweep(rc, force=True) == 1

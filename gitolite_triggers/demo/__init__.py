@@ -28,9 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from gitolite_triggers.paths import PACKAGE_DIR
+from gitolite_triggers.paths import PACKAGE
 
-STANDIN = PACKAGE_DIR.parent / "contrib" / "buildkite_standin.py"
+STANDIN = Path(PACKAGE).parent / "contrib" / "buildkite_standin.py"
 ORG, PIPELINE = "example-org", "git-pipeline-demo"
 
 

@@ -25,21 +25,14 @@ from gitolite_triggers.refupdate import RefUpdate, parse
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from pathlib import Path
 
 
 MAX_AGE_SECONDS = 24 * 3600
 SWEEP_EVERY_SECONDS = 600
 
 
-def records_dir(rc: Rc) -> Path:
-    from pathlib import Path
-
-    return Path(_records(rc))
-
-
-def _records(rc: Rc) -> str:
-    # Strings on the hook path: pathlib costs every push its import.
+def records_dir(rc: Rc) -> str:
+    """``$GL_ADMIN_BASE/push-records``: a folder per session."""
     return os.path.join(rc.admin_base, "push-records")
 
 
@@ -53,7 +46,7 @@ def _safe(word: str) -> str:
 
 def _path(rc: Rc, tid: str, repo: str) -> str:
     tid = tid or "no-tid"
-    return os.path.join(_records(rc), _safe(tid), _safe(repo) + ".updates")
+    return os.path.join(records_dir(rc), _safe(tid), _safe(repo) + ".updates")
 
 
 def updates_for(rc: Rc, tid: str, repo: str) -> list[RefUpdate]:
@@ -83,7 +76,7 @@ def record(rc: Rc, tid: str, repo: str, updates: Iterable[tuple[str, str, str]])
 
 def sweep(rc: Rc, now: float | None = None, force: bool = False) -> int:
     """Remove session folders older than MAX_AGE_SECONDS; return how many were removed."""
-    base = _records(rc)
+    base = records_dir(rc)
     now = time.time() if now is None else now
     stamp = os.path.join(base, ".swept")
     try:
