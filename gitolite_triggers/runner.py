@@ -1,4 +1,4 @@
-"""Fire a trigger sequence: the contract of docs/triggers.md (../shared/reference/seed-triggers.md).
+"""Fire a trigger sequence: the contract of docs/triggers.md.
 
 Each entry's program gets ``argv = rc args + [TRIGGER NAME] + trigger args``, run
 directly (never through a shell), one after another in rc order:

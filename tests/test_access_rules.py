@@ -1,4 +1,4 @@
-"""The access check's semantics (gitolite.md 6.4-6.6) and the query API, in-process.
+"""The access check's semantics (gitolite's access(); docs/conf.md) and the query API, in-process.
 
 Each test compiles a small conf into a sandboxed account with ``compile_conf`` and asks
 ``gitolite_triggers.conf.query``; the expected strings are gitolite's (the differential
