@@ -28,7 +28,7 @@ import sys
 
 from gitolite_triggers.rcerrors import RcError
 
-TYPE_CHECKING = False  # typing itself costs every ssh session its import
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 

@@ -3,8 +3,8 @@
 Every fetch and push loads the rc, so the validated, merged rc is cached beside the main
 rc file, together with the mtime and size of each source (the main rc, the rc.d folder
 itself, each fragment). The cache is ``marshal`` data: no parser to import and
-microseconds to load, where json cost each ssh session its import. A stale or missing one is rebuilt, which is the only time PyYAML and jsonschema are
-imported. An invalid rc raises RcError every time (nothing stale is trusted).
+microseconds to load. A stale or missing one is rebuilt, which is the only time PyYAML
+and jsonschema are imported. An invalid rc raises RcError every time (nothing stale is trusted).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 from gitolite_triggers import paths
 from gitolite_triggers.rcerrors import RcError
 
-TYPE_CHECKING = False  # typing itself costs every ssh session its import
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any

@@ -2,7 +2,7 @@
 
 git gives the post-receive and pre-receive hooks one such line per updated ref; the push
 record stores the same lines (hooks/pushrecord.py) and the buildkite program reads them
-back. A tuple subclass (like shell/soc.py's GitRequest), so it costs no import.
+back. A tuple subclass, like shell/soc.py's GitRequest.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import os
 
 from gitolite_triggers.rc import Rc
 
-TYPE_CHECKING = False  # typing itself costs every ssh session its import
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
 

@@ -32,7 +32,7 @@ from gitolite_triggers import glog, inproc
 from gitolite_triggers.programs import NotFound, Resolved, resolve
 from gitolite_triggers.rc import Rc, bin_dir
 
-TYPE_CHECKING = False  # typing itself costs every ssh session its import
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
     from collections.abc import Mapping, Sequence
@@ -47,10 +47,7 @@ KILL_GRACE_SECONDS = 2.0
 
 
 class Options:
-    """How the caller wants a sequence run.
-
-    A plain class, not a dataclass: importing dataclasses costs every ssh session a few ms.
-    """
+    """How the caller wants a sequence run."""
 
     __slots__ = ("stdout_to_stderr", "verbose", "dry_run", "stdin_data", "env", "out")
 
@@ -230,7 +227,7 @@ def _quote(word: str) -> str:
 def _run_program(
     target: Resolved, argv: list[str], env: dict[str, str], entry: Mapping[str, Any], opts: Options
 ) -> tuple[int, str]:
-    import subprocess  # only when an external program runs: sessions without one skip it
+    import subprocess
 
     stdout = sys.stderr.fileno() if opts.stdout_to_stderr else None
     stdin = subprocess.PIPE if opts.stdin_data is not None else subprocess.DEVNULL

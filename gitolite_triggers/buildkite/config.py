@@ -17,7 +17,7 @@ from gitolite_triggers import linear_re
 from gitolite_triggers.paths import expand
 from gitolite_triggers.rc import Rc
 
-TYPE_CHECKING = False  # typing itself costs every ssh session its import
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
@@ -29,8 +29,6 @@ DELIVERY_KEY = "gitolite_triggers_delivery_id"
 class Settings:
     """Delivery settings (everything except the per-repo pipeline choice).
 
-    Plain classes here, not dataclasses: this module is imported by every push's
-    POST_GIT, and importing dataclasses costs each ssh session a few milliseconds.
     The class attributes are the defaults; keyword arguments override them.
     """
 
@@ -99,7 +97,7 @@ def match_globs(patterns: list[str], name: str) -> bool:
     """Buildkite-style filter: globs (``*`` crosses ``/``), ``!glob`` excludes; empty = all."""
     if not patterns:
         return True
-    import fnmatch  # here: it imports `re`, which a push to an unconfigured repo skips
+    import fnmatch
 
     if any(fnmatch.fnmatchcase(name, p[1:]) for p in patterns if p.startswith("!")):
         return False

@@ -12,8 +12,7 @@ calls it, and ``gitolite_triggers.buildkite.trigger:main`` runs it in-process):
 
 Whatever fires, and however often, one (repo, ref, new commit) makes one spool record
 (spool.py), deleted refs never build, and tags only where configured. The push never
-waits for Buildkite: after the spool write a detached process delivers. Imports only the
-standard library: this is on every push.
+waits for Buildkite: after the spool write a detached process delivers.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from gitolite_triggers.names import is_sha
 from gitolite_triggers.rc import Rc, load_rc
 from gitolite_triggers.refupdate import RefUpdate, parse
 
-TYPE_CHECKING = False  # typing itself costs every ssh session its import
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from gitolite_triggers.buildkite.spool import Spool
 
@@ -106,7 +105,6 @@ def enqueue(
     target = target or config.target_for(rc, repo)
     if target is None:
         return []
-    # Imported here, not at the top: an unconfigured repo's push never pays for them.
     from gitolite_triggers.buildkite.payload import build_body, commit_infos
     from gitolite_triggers.buildkite.spool import Spool, delivery_id
 
@@ -198,7 +196,7 @@ def kick(rc: Rc, spool_dir: str) -> None:
     command line.
     """
     import shutil
-    import subprocess  # here, not at the top: pushes with nothing to build skip the import
+    import subprocess
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.setdefault("GL_ADMIN_BASE", rc.admin_base)

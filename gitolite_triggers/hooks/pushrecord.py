@@ -11,7 +11,6 @@ spaces or newlines), written to a temp file and renamed into place, so a reader 
 sees half a record. A fetch writes
 nothing, so ``updates_for`` returns ``[]`` for it. Records older than ``MAX_AGE_SECONDS``
 are removed by later ``record`` calls (at most once every ``SWEEP_EVERY_SECONDS``).
-Nothing beyond ``os`` and ``time`` is imported: this runs on every push.
 """
 
 from __future__ import annotations
