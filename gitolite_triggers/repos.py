@@ -23,10 +23,7 @@ ADMIN_REPO = "gitolite-admin"
 
 
 def repo_dir(rc: Rc, repo: str) -> str:
-    """Absolute path of ``repo``'s bare directory (``<GL_REPO_BASE>/<repo>.git``).
-
-    A string: the ssh wrapper uses this, and pathlib costs every session its import.
-    """
+    """Absolute path of ``repo``'s bare directory (``<GL_REPO_BASE>/<repo>.git``)."""
     return os.path.join(rc.repo_base, f"{repo}.git")
 
 

@@ -116,7 +116,7 @@ def _refuse_unknown_pusher(rc: Rc, hook: str) -> int:
 
 def _git(*args: str) -> str:
     """Run a read-only git command in the hook's repo (quarantine env inherited)."""
-    import subprocess  # lazily: hooks with no git question to ask skip the import
+    import subprocess
 
     proc = subprocess.run(  # noqa: S603 - argv list
         ["git", *args], stdin=subprocess.DEVNULL, capture_output=True, text=True
