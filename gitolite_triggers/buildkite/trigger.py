@@ -25,15 +25,17 @@ from gitolite_triggers import glog
 from gitolite_triggers.buildkite import config
 from gitolite_triggers.names import is_sha
 from gitolite_triggers.rc import Rc, load_rc
-from gitolite_triggers.refupdate import RefUpdate, parse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from gitolite_triggers.buildkite.spool import Spool
+    from gitolite_triggers.refupdate import RefUpdate
 
 
 def _updates(rc: Rc, argv: list[str]) -> tuple[str | None, str | None, list[RefUpdate], str] | None:
     """(repo, user, updates, source) for this invocation, or None when it is not a push."""
+    from gitolite_triggers.refupdate import RefUpdate, parse  # pushes only: main() skips fetches
+
     env_repo = os.environ.get("GL_REPO") or None
     env_user = os.environ.get("GL_USER") or None
     if "POST_GIT" in argv:
