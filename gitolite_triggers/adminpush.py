@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import importlib
 import os
 import subprocess
 import sys
@@ -41,6 +40,10 @@ from pathlib import Path
 from gitolite_triggers import glog
 from gitolite_triggers.rc import Rc
 from gitolite_triggers.repos import ADMIN_REPO, repo_path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from gitolite_triggers.conf.compile import CompileReport
 
 LAST_GOOD = "gl-last-good"
 LOCK = "gl-admin-push.lock"
@@ -91,9 +94,9 @@ def last_good(git_dir: Path) -> str | None:
 
 def record_good(git_dir: Path, commit: str) -> None:
     """Remember the commit whose files are checked out and whose rules are compiled."""
-    tmp = git_dir / f".{LAST_GOOD}.{os.getpid()}.tmp"
-    tmp.write_text(commit + "\n")
-    os.replace(tmp, git_dir / LAST_GOOD)
+    from gitolite_triggers.atomicfile import AS_OPEN, write_atomic
+
+    write_atomic(git_dir / LAST_GOOD, (commit + "\n").encode(), AS_OPEN, fsync=False)
 
 
 def check_tree(env: dict[str, str], wt_env: dict[str, str], base: Path, commit: str) -> None:
@@ -119,7 +122,8 @@ def check_tree(env: dict[str, str], wt_env: dict[str, str], base: Path, commit: 
                 "(it did not come from gitolite-admin); use another name"
             )
     # The compiled rules live in conf/ too: a pushed copy would be checked out over them.
-    store = _store_name()
+    from gitolite_triggers.conf.store import STORE_NAME as store
+
     for path in _git(env, "ls-tree", "--name-only", commit, "--", "conf/").splitlines():
         name = path.removeprefix("conf/")
         if name.startswith((store, f".{store}", ".compile")):
@@ -256,16 +260,6 @@ def _blobs_only(env: dict[str, str], objs: list[tuple[str, str]]) -> list[tuple[
     return [item for item, kind in zip(objs, kinds, strict=False) if kind == "blob"]
 
 
-def _store_name() -> str:
-    """The compiled store's file name in conf/ (the rules module's; not part of its API)."""
-    for module in ("gitolite_triggers.conf.store", "gitolite_triggers.conf.compile"):
-        try:
-            return str(importlib.import_module(module).STORE_NAME)
-        except (ImportError, AttributeError):
-            continue
-    return "compiled.rules"
-
-
 def checkout(env: dict[str, str], commit: str) -> None:
     """Make $GL_ADMIN_BASE's tracked files exactly ``commit``'s (HEAD untouched)."""
     _git(env, "read-tree", "-u", "--reset", commit)
@@ -321,10 +315,10 @@ def _outside_receive_pack() -> Iterator[None]:
     """Run in $HOME without the hook's GIT_DIR & co; put both back for the rest of the hook."""
     saved = {k: os.environ.pop(k) for k in _REPO_VARS if k in os.environ}
     cwd = os.getcwd()
-    from gitolite_triggers.paths import home
+    from gitolite_triggers.paths import home_dir
 
     try:
-        os.chdir(home())
+        os.chdir(home_dir())
         yield
     finally:
         os.chdir(cwd)
@@ -399,8 +393,8 @@ def _apply(rc: Rc, git_dir: Path, env: dict[str, str], branch: str, base: Path) 
 
     record_good(git_dir, new)
     glog.log(rc, "compile", ADMIN_REPO, user, new, _summary(report))
-    _say(*(f"WARNING: {w}" for w in getattr(report, "warnings", None) or []))
-    created = list(getattr(report, "created", None) or [])
+    _say(*(f"WARNING: {w}" for w in report.warnings))
+    created = report.created
     if created:
         shown = ", ".join(created[:10]) + (
             f" and {len(created) - 10} more" if len(created) > 10 else ""
@@ -429,6 +423,5 @@ def _apply(rc: Rc, git_dir: Path, env: dict[str, str], branch: str, base: Path) 
     return status
 
 
-def _summary(report: object) -> str:
-    created = getattr(report, "created", None)
-    return f"created={len(created)}" if isinstance(created, list | tuple | set) else "ok"
+def _summary(report: CompileReport) -> str:
+    return f"created={len(report.created)}"

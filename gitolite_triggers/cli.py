@@ -1,7 +1,6 @@
 """``gitolite-triggers COMMAND ...``: a thin dispatcher that imports only the command it runs.
 
-``shell`` and the hooks are on every fetch and push, so this module imports nothing
-heavy; each command lives in its own module with ``main(argv) -> int``.
+``shell`` and the hooks are on the hot path (docs/architecture.md); each command lives in its own module with ``main(argv) -> int``.
 
 Fail closed: every command except ``rc check`` (whose job is to report rc errors) and
 ``setup`` (which may be creating the rc) refuses to run on an invalid rc. Commands load
@@ -28,7 +27,7 @@ import sys
 
 from gitolite_triggers.rcerrors import RcError
 
-TYPE_CHECKING = False  # typing itself costs every ssh session its import
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -74,7 +73,6 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"gitolite-triggers: unknown command '{name}'\n\n{USAGE}", file=sys.stderr)
         return 2
-    # __import__ rather than importlib: the importlib package costs start-up time.
     module = __import__(COMMANDS[name][0], fromlist=["main"])
     return guarded(lambda: module.main(args[1:]), client=name in CLIENT_COMMANDS)
 

@@ -23,7 +23,7 @@ import os
 import sys
 import time
 
-TYPE_CHECKING = False  # typing itself costs every ssh session its import
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from gitolite_triggers.rc import Rc
 

@@ -32,7 +32,7 @@ session that needs no regex never pays for it.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing itself would cost every ssh session its import
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 

@@ -6,9 +6,8 @@ compiler, the access check, the ssh session (SOC, wild create, ``perms``), the h
 already: ``hr//payroll`` reached ``hr/payroll``'s folder while the rules were looked up by
 the raw name, so the repo's own rules were skipped (issue 10).
 
-Character sets rather than regexes: this runs on every fetch, and importing ``re`` costs
-each one about 5 ms (with ``enum``, ``functools`` and ``collections`` behind it), far
-more than the checks. tests/test_names.py proves each function equal to gitolite's regex
+Character sets rather than regexes (``re`` is off the hot path, docs/architecture.md).
+tests/test_names.py proves each function equal to gitolite's regex
 over a large random sample (the regexes live in that test).
 
 Every check is ASCII-only, as the regexes' character ranges are: unicode look-alikes and

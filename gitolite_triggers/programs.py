@@ -16,7 +16,7 @@ import sys
 
 from gitolite_triggers.paths import BUILTIN_TRIGGERS
 
-TYPE_CHECKING = False  # typing and collections.abc cost every ssh session their imports
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -37,7 +37,7 @@ BUILTIN_IN_PROCESS = {
 
 
 class Resolved:
-    """Either a command prefix to exec or an in-process callable (a plain class: no dataclasses import on the hot path)."""
+    """Either a command prefix to exec or an in-process callable."""
 
     __slots__ = ("name", "command", "func", "where")
 
@@ -76,7 +76,7 @@ def load_callable(spec: str) -> Callable_:
     """Import ``package.module:function``; raise NotFound with the reason."""
     module_name, _, func_name = spec.partition(":")
     try:
-        __import__(module_name)  # not importlib: its import costs every session ~0.6 ms
+        __import__(module_name)
         module = sys.modules[module_name]
     except ImportError as e:
         raise NotFound(f"cannot import {module_name}: {e}") from None

@@ -3,8 +3,8 @@
 Every fetch and push loads the rc, so the validated, merged rc is cached beside the main
 rc file, together with the mtime and size of each source (the main rc, the rc.d folder
 itself, each fragment). The cache is ``marshal`` data: no parser to import and
-microseconds to load, where json cost each ssh session its import. A stale or missing one is rebuilt, which is the only time PyYAML and jsonschema are
-imported. An invalid rc raises RcError every time (nothing stale is trusted).
+microseconds to load. A stale or missing one is rebuilt, which is the only time PyYAML
+and jsonschema are imported. An invalid rc raises RcError every time (nothing stale is trusted).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 from gitolite_triggers import paths
 from gitolite_triggers.rcerrors import RcError
 
-TYPE_CHECKING = False  # typing itself costs every ssh session its import
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
@@ -109,24 +109,14 @@ def _cache_magic() -> bytes:
 def _write_cache(effective: dict[str, Any], stamps: list[list[Any]]) -> None:
     """Write the cache 0600 whatever the umask: it holds every rc value, including those
     from 0600 fragments (pipeline env, tokens). Temp file, then rename over the old one."""
-    cache = paths.rc_cache_file()
+    from gitolite_triggers.atomicfile import write_atomic
+
     doc = {"version": CACHE_VERSION, "sources": stamps, **effective}
-    folder, name = os.path.split(cache)
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, _cache_magic() + marshal.dumps(doc))
-        finally:
-            os.close(fd)
-        os.replace(tmp, cache)
+        # No fsync: a cache lost in a crash is rebuilt from the YAML.
+        write_atomic(paths.rc_cache_file(), _cache_magic() + marshal.dumps(doc), 0o600, fsync=False)
     except OSError:
-        # A read-only home still works, just without the cache.
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        pass  # a read-only home still works, just without the cache
 
 
 def _read_cache(stamps: list[list[Any]]) -> dict[str, Any] | None:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 from functools import cache
 from typing import Any
 
-from gitolite_triggers.paths import SCHEMA_DIR
+from gitolite_triggers.paths import SCHEMA
 from gitolite_triggers.rcyaml import Loaded
 
 TRIGGER_NAMES = (
@@ -30,10 +31,10 @@ TRIGGER_SHAPE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 @cache
 def schema() -> dict[str, Any]:
     """The rc schema; the buildkite section's own schema is spliced in when present."""
-    with open(SCHEMA_DIR / "rc.schema.json", encoding="utf-8") as f:
+    with open(os.path.join(SCHEMA, "rc.schema.json"), encoding="utf-8") as f:
         doc = json.load(f)
-    bk = SCHEMA_DIR / "buildkite.schema.json"
-    if bk.exists():
+    bk = os.path.join(SCHEMA, "buildkite.schema.json")
+    if os.path.exists(bk):
         with open(bk, encoding="utf-8") as f:
             doc["$defs"]["buildkite"] = json.load(f)
     # In JSON Schema, properties and patternProperties both apply: keep upper-case

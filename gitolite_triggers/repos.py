@@ -13,7 +13,7 @@ import os
 
 from gitolite_triggers.rc import Rc
 
-TYPE_CHECKING = False  # typing itself costs every ssh session its import
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -23,10 +23,7 @@ ADMIN_REPO = "gitolite-admin"
 
 
 def repo_dir(rc: Rc, repo: str) -> str:
-    """Absolute path of ``repo``'s bare directory (``<GL_REPO_BASE>/<repo>.git``).
-
-    A string: the ssh wrapper uses this, and pathlib costs every session its import.
-    """
+    """Absolute path of ``repo``'s bare directory (``<GL_REPO_BASE>/<repo>.git``)."""
     return os.path.join(rc.repo_base, f"{repo}.git")
 
 

@@ -1,4 +1,4 @@
-"""Fire a trigger sequence: the contract of docs/triggers.md (../shared/reference/seed-triggers.md).
+"""Fire a trigger sequence: the contract of docs/triggers.md.
 
 Each entry's program gets ``argv = rc args + [TRIGGER NAME] + trigger args``, run
 directly (never through a shell), one after another in rc order:
@@ -28,18 +28,18 @@ import os
 import sys
 import time
 
-from gitolite_triggers import glog
+from gitolite_triggers import glog, inproc
 from gitolite_triggers.programs import NotFound, Resolved, resolve
 from gitolite_triggers.rc import Rc, bin_dir
 
-TYPE_CHECKING = False  # typing itself costs every ssh session its import
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
     from typing import Any, TextIO
 
 
-TIMEOUT_STATUS = 124
+TIMEOUT_STATUS = inproc.TIMEOUT_STATUS
 DENIED_STATUS = 1  # a guard that cannot run
 # Sequences whose programs may refuse access: one that cannot be found or run must deny.
 GUARDS = frozenset({"ACCESS_CHECK", "ACCESS_1", "ACCESS_2", "PRE_GIT", "update", "pre-receive"})
@@ -47,10 +47,7 @@ KILL_GRACE_SECONDS = 2.0
 
 
 class Options:
-    """How the caller wants a sequence run.
-
-    A plain class, not a dataclass: importing dataclasses costs every ssh session a few ms.
-    """
+    """How the caller wants a sequence run."""
 
     __slots__ = ("stdout_to_stderr", "verbose", "dry_run", "stdin_data", "env", "out")
 
@@ -88,7 +85,7 @@ def trigger_env(
         # gitolite's env_options: drop every inherited GL_OPTION_*, then set the repo's.
         for key in [k for k in env if k.startswith("GL_OPTION_")]:
             del env[key]
-        from gitolite_triggers.options import env_options
+        from gitolite_triggers.conf.query import env_options
 
         env.update(env_options(rc, repo))
     if extra:
@@ -156,7 +153,7 @@ def _run_entries(
     logfd: int | None,
     name_in_argv: bool,
 ) -> int:
-    inproc_env: tuple[dict[str, str], list[str]] | None = None
+    delta: inproc.EnvDelta | None = None
     for entry in entries:
         argv = [*entry["args"], name, *args] if name_in_argv else [*entry["args"], *args]
         try:
@@ -176,9 +173,9 @@ def _run_entries(
             )
         started = time.monotonic()
         if target.func is not None:
-            if inproc_env is None:
-                inproc_env = env_delta(env)
-            rc_status, message = _run_callable(target, argv, inproc_env, entry, opts)
+            if delta is None:
+                delta = inproc.EnvDelta(env)
+            rc_status, message = inproc.run(target, argv, delta, entry, opts.stdout_to_stderr)
         else:
             try:
                 rc_status, message = _run_program(target, argv, env, entry, opts)
@@ -232,7 +229,7 @@ def _quote(word: str) -> str:
 def _run_program(
     target: Resolved, argv: list[str], env: dict[str, str], entry: Mapping[str, Any], opts: Options
 ) -> tuple[int, str]:
-    import subprocess  # only when an external program runs: sessions without one skip it
+    import subprocess
 
     stdout = sys.stderr.fileno() if opts.stdout_to_stderr else None
     stdin = subprocess.PIPE if opts.stdin_data is not None else subprocess.DEVNULL
@@ -297,113 +294,3 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 class _CannotStart(Exception):
     """The program exists but could not be started (bad interpreter, permissions...)."""
-
-
-class _Timeout(BaseException):
-    """Raised in the main thread by SIGALRM when an in-process program overruns."""
-
-
-def env_delta(env: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
-    """What turns os.environ into ``env``: keys to set, keys to drop. Once per sequence."""
-    current = os.environ
-    delta = {k: v for k, v in env.items() if current.get(k) != v}
-    gone = [k for k in current if k not in env]
-    return delta, gone
-
-
-def _apply_env(delta: Mapping[str, str], gone: list[str]) -> Callable[[], None]:
-    """Make os.environ ``env`` for a call; return what puts it back exactly as it was,
-    whatever the program changed.
-
-    os.environ's mapping encodes and decodes on every access, which made a whole-environment
-    swap cost ~60 us per in-process program. So: set only the keys that differ, snapshot and
-    compare the raw bytes dict underneath (a C-level copy and compare), and fall back to a
-    key-by-key repair only when the program itself changed something. (A function pair,
-    not a contextlib context manager: contextlib costs every ssh session its import.)
-    """
-    current = os.environ
-    raw = getattr(current, "_data", None)  # CPython's bytes->bytes store behind os.environ
-    before_raw = raw.copy() if raw is not None else None
-    saved = None if raw is not None else dict(current)
-    old = {k: current.get(k) for k in delta}
-    dropped = {k: current[k] for k in gone if k in current}
-    for k, v in delta.items():
-        current[k] = v
-    for k in dropped:
-        del current[k]
-
-    def restore() -> None:
-        for k, v in old.items():
-            if v is None:
-                current.pop(k, None)
-            elif current.get(k) != v:
-                current[k] = v
-        for k, v in dropped.items():
-            current[k] = v
-        if raw is not None and before_raw is not None:
-            if raw != before_raw:  # the program changed the environment itself
-                want = {os.fsdecode(k): os.fsdecode(v) for k, v in before_raw.items()}
-                _make(current, want)
-        else:
-            _make(current, saved or {})
-
-    return restore
-
-
-def _make(current: os._Environ[str], want: Mapping[str, str]) -> None:
-    for k in [k for k in current if k not in want]:
-        del current[k]
-    for k, v in want.items():
-        if current.get(k) != v:
-            current[k] = v
-
-
-def _run_callable(
-    target: Resolved,
-    argv: list[str],
-    env: tuple[dict[str, str], list[str]],
-    entry: Mapping[str, Any],
-    opts: Options,
-) -> tuple[int, str]:
-    timeout = entry.get("timeout")
-    old_handler = None
-    if timeout:
-        import signal  # only for a timeout: its enums cost a session ~4 ms
-
-        def on_alarm(signum: int, frame: Any) -> None:
-            raise _Timeout
-
-        old_handler = signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, float(timeout))
-    stdout = sys.stdout
-    try:
-        restore_env = _apply_env(*env)
-        try:
-            if opts.stdout_to_stderr:
-                sys.stdout = sys.stderr
-            result = target.func(list(argv))  # type: ignore[misc]
-        finally:
-            sys.stdout = stdout
-            restore_env()
-        return (int(result) if result else 0), ""
-    except _Timeout:
-        return (
-            TIMEOUT_STATUS,
-            f"FATAL: trigger program '{entry['program']}' timed out after {timeout:g}s",
-        )
-    except SystemExit as e:
-        code = e.code
-        if code is None:
-            return 0, ""
-        if isinstance(code, int):
-            return code, ""
-        return 1, f"FATAL: trigger program '{entry['program']}' failed: {code}"
-    except Exception as e:  # noqa: BLE001 - the contract: a message, never a traceback
-        text = str(e) or type(e).__name__
-        return 1, f"FATAL: trigger program '{entry['program']}' failed: {text}"
-    finally:
-        if timeout:
-            import signal
-
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old_handler)

@@ -140,21 +140,6 @@ def test_invalid_rc_fails_closed(server: Server) -> None:
     assert p.returncode == 1 and "50-bad.yaml" in p.stderr
 
 
-def test_access_cli_imports_nothing_heavy(server: Server) -> None:
-    compiled(server)
-    code = (
-        "import sys\nfrom gitolite_triggers.cli import main\nrc = main(['access', '-q', 'foo', 'alice', 'W', 'master'])\n"
-        "heavy = [m for m in sys.modules if m.split('.')[0] in ('yaml', 'jsonschema', 'requests')]\n"
-        "print(rc, heavy)\n"
-    )
-    import subprocess
-
-    p = subprocess.run(
-        [sys.executable, "-c", code], env=server.env, capture_output=True, text=True, timeout=60
-    )
-    assert p.stdout.strip() == "0 []", p.stderr
-
-
 def test_corrupt_store_is_fatal_not_a_traceback(server: Server) -> None:
     compiled(server)
     (server.admin_base / "conf" / "compiled.rules").write_bytes(b"garbage")

@@ -1,4 +1,4 @@
-"""The access check's semantics (gitolite.md 6.4-6.6) and the query API, in-process.
+"""The access check's semantics (gitolite's access(); docs/conf.md) and the query API, in-process.
 
 Each test compiles a small conf into a sandboxed account with ``compile_conf`` and asks
 ``gitolite_triggers.conf.query``; the expected strings are gitolite's (the differential
@@ -16,7 +16,6 @@ from gitolite_triggers import repos
 from gitolite_triggers.conf import query
 from gitolite_triggers.conf.compile import compile_conf
 from gitolite_triggers.conf.errors import AccessError
-from gitolite_triggers.options import env_options
 from gitolite_triggers.rc import load_rc
 from tests.support.server import Server
 
@@ -223,7 +222,7 @@ def test_options_env_and_configs(server: Server) -> None:
         "ENV.CI": "yes",
         "buildkite.pipeline": "org/foo",
     }
-    assert env_options(rc, "foo") == {"GL_OPTION_SITE": "main", "GL_OPTION_CI": "yes"}
+    assert query.env_options(rc, "foo") == {"GL_OPTION_SITE": "main", "GL_OPTION_CI": "yes"}
     assert query.configs_for(rc, "foo") == {
         "hooks.url": "http://h/foo",
         "core.x": "",

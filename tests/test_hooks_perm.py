@@ -1,4 +1,4 @@
-"""The update hook's perm letter (gitolite.md 5.3), on a real repo's history."""
+"""The update hook's perm letter (gitolite's Hooks/Update.pm; docs/shell.md), on a real repo's history."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 from gitolite_triggers.hooks import pushrecord
 from gitolite_triggers.hooks.entry import parse_updates
@@ -29,7 +30,7 @@ def test_record_and_read_back(server: Server) -> None:
     # repo names with '/' or a leading '.' stay inside the records folder
     pushrecord.record(rc, "..", "../x", [(Z, A, "refs/heads/y")])
     assert pushrecord.updates_for(rc, "..", "../x") == [(Z, A, "refs/heads/y")]
-    base = pushrecord.records_dir(rc)
+    base = Path(pushrecord.records_dir(rc))
     for root, _dirs, files in os.walk(base):
         assert os.path.realpath(root).startswith(os.path.realpath(base))
         assert not [f for f in files if f.endswith(".tmp")]
@@ -39,7 +40,7 @@ def test_sweep_removes_old_sessions_only(server: Server) -> None:
     rc = load_rc()
     pushrecord.record(rc, "old", "r", [(Z, A, "refs/heads/m")])
     pushrecord.record(rc, "new", "r", [(Z, A, "refs/heads/m")])
-    old_dir = pushrecord.records_dir(rc) / "old"
+    old_dir = Path(pushrecord.records_dir(rc)) / "old"
     past = time.time() - pushrecord.MAX_AGE_SECONDS - 60
     os.utime(old_dir, (past, past))
     assert pushrecord.sweep(rc, force=True) == 1
@@ -51,3 +52,16 @@ def test_parse_updates() -> None:
     data = f"{Z} {A} refs/heads/master\n{A} {B} refs/tags/v1\n".encode()
     assert parse_updates(data) == [(Z, A, "refs/heads/master"), (A, B, "refs/tags/v1")]
     assert parse_updates(b"") == []
+
+
+def test_ref_update_is_the_one_parser() -> None:
+    from gitolite_triggers.refupdate import RefUpdate, parse
+
+    text = f"{Z} {A} refs/heads/topic\n{A} {Z} refs/tags/v1\nnot a line\n{A} {B}\nx{A[1:]} {B} r\n"
+    create, delete = parse(text)
+    assert (create.old, create.new, create.ref) == (Z, A, "refs/heads/topic")
+    assert (create.is_create, create.is_delete, create.branch) == (True, False, "topic")
+    assert (delete.is_create, delete.is_delete, delete.branch) == (False, True, None)
+    assert create.line() == f"{Z} {A} refs/heads/topic\n"
+    sha256_zero = RefUpdate("0" * 64, "c" * 64, "refs/heads/m")
+    assert sha256_zero.is_create and parse(sha256_zero.line()) == [sha256_zero]

@@ -182,7 +182,7 @@ def profile(workdir: Path, out_md: Path, bindir: Path, log=print) -> Path:
             [
                 python,
                 "-c",
-                "from gitolite_triggers.paths import BUILTIN_TRIGGERS_DIR as d; print(d)",
+                "from gitolite_triggers.paths import BUILTIN_TRIGGERS as d; print(d)",
             ]
         )
         .stdout.decode()

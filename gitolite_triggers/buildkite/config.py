@@ -17,7 +17,7 @@ from gitolite_triggers import linear_re
 from gitolite_triggers.paths import expand
 from gitolite_triggers.rc import Rc
 
-TYPE_CHECKING = False  # typing itself costs every ssh session its import
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
@@ -29,8 +29,6 @@ DELIVERY_KEY = "gitolite_triggers_delivery_id"
 class Settings:
     """Delivery settings (everything except the per-repo pipeline choice).
 
-    Plain classes here, not dataclasses: this module is imported by every push's
-    POST_GIT, and importing dataclasses costs each ssh session a few milliseconds.
     The class attributes are the defaults; keyword arguments override them.
     """
 
@@ -99,7 +97,7 @@ def match_globs(patterns: list[str], name: str) -> bool:
     """Buildkite-style filter: globs (``*`` crosses ``/``), ``!glob`` excludes; empty = all."""
     if not patterns:
         return True
-    import fnmatch  # here: it imports `re`, which a push to an unconfigured repo skips
+    import fnmatch
 
     if any(fnmatch.fnmatchcase(name, p[1:]) for p in patterns if p.startswith("!")):
         return False
@@ -161,28 +159,6 @@ def _target_from(entry: dict[str, Any]) -> Target:
     )
 
 
-def repo_options(rc: Rc, repo: str) -> dict[str, str]:
-    """The repo's ``option`` values, plus ``buildkite.enabled`` even when it is "0".
-
-    gitolite's option lookup treats "" and "0" as unset (RULES keeps that), which would
-    make ``option buildkite.enabled = 0`` a no-op; so that one key is read with empty
-    values kept (conf.query.option_raw).
-    """
-    from gitolite_triggers.options import repo_options as _options
-
-    opts = dict(_options(rc, repo))
-    if "buildkite.enabled" not in opts:
-        try:
-            from gitolite_triggers.conf.query import option_raw
-
-            raw = option_raw(rc, repo, "buildkite.enabled")
-        except Exception:  # noqa: BLE001 - rules not compiled yet (a damaged store is access's to report)
-            raw = None
-        if raw is not None:
-            opts["buildkite.enabled"] = raw
-    return opts
-
-
 def _disabled(value: str) -> bool:
     return value.strip().lower() in ("0", "no", "false", "off")
 
@@ -194,9 +170,9 @@ def target_for(rc: Rc, repo: str, options: dict[str, str] | None = None) -> Targ
     """
     fetched = options is None
     if options is None:
-        from gitolite_triggers.options import repo_options as _options
+        from gitolite_triggers.conf.query import options_for
 
-        options = _options(rc, repo)
+        options = options_for(rc, repo)
     if _disabled(options.get("buildkite.enabled", "1")):
         return None
     target = None
@@ -219,12 +195,13 @@ def target_for(rc: Rc, repo: str, options: dict[str, str] | None = None) -> Targ
         target.org, target.pipeline = org, pipeline
     if target is None:
         return None
-    if (
-        fetched
-        and "buildkite.enabled" not in options
-        and _disabled(repo_options(rc, repo).get("buildkite.enabled", "1"))
-    ):
-        return None
+    if fetched and "buildkite.enabled" not in options:
+        # options_for follows gitolite ("0" is unset), which would make
+        # `option buildkite.enabled = 0` a no-op: this switch is read as written.
+        from gitolite_triggers.conf.query import option_raw
+
+        if _disabled(option_raw(rc, repo, "buildkite.enabled") or "1"):
+            return None
     if "buildkite.branches" in options:
         target.branches = _split_patterns(options["buildkite.branches"])
     if "buildkite.tags" in options:

@@ -39,7 +39,6 @@ from gitolite_triggers.buildkite import config
 from gitolite_triggers.buildkite.spool import Record, Spool
 from gitolite_triggers.rc import Rc, load_rc
 
-PERMANENT = (400, 401, 403, 404, 422)
 CRASH_ENV = "GITOLITE_TRIGGERS_BK_CRASH_AT"  # tests: SIGKILL ourselves at a named point
 
 

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 from gitolite_triggers.buildkite.config import DELIVERY_KEY, Target
 
-ZERO_RE = frozenset("0")
-
 
 @dataclass
 class CommitInfo:
@@ -22,10 +20,6 @@ class CommitInfo:
     author_name: str
     author_email: str
     message: str
-
-
-def is_zero(sha: str) -> bool:
-    return bool(sha) and set(sha) <= ZERO_RE
 
 
 def commit_infos(git_dir: str, objects: list[str]) -> dict[str, CommitInfo]:

@@ -33,6 +33,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from gitolite_triggers.atomicfile import write_temp
+
 STATES = ("pending", "done", "dead")
 Record = dict[str, Any]
 NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
@@ -93,14 +95,10 @@ class Spool:
         return self.root / state / f"{rid}.json"
 
     def _write_tmp(self, rec: Record) -> Path:
-        tmp = self.root / "tmp" / f"{rec['id']}.{os.getpid()}.{time.monotonic_ns()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o600)
-        try:
-            os.write(fd, json.dumps(rec, indent=1, sort_keys=True).encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        return tmp
+        # In tmp/, not beside the target: the deliverer never sees a half-written record.
+        name = f"{rec['id']}.{os.getpid()}.{time.monotonic_ns()}.tmp"
+        data = json.dumps(rec, indent=1, sort_keys=True).encode()
+        return Path(write_temp(str(self.root / "tmp"), name, data, 0o600))
 
     def add(self, rec: Record, sync_dir: bool = True) -> bool:
         """Create ``pending/<id>`` unless this build is already pending, done or dead.

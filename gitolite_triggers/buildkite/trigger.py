@@ -12,8 +12,7 @@ calls it, and ``gitolite_triggers.buildkite.trigger:main`` runs it in-process):
 
 Whatever fires, and however often, one (repo, ref, new commit) makes one spool record
 (spool.py), deleted refs never build, and tags only where configured. The push never
-waits for Buildkite: after the spool write a detached process delivers. Imports only the
-standard library: this is on every push.
+waits for Buildkite: after the spool write a detached process delivers.
 """
 
 from __future__ import annotations
@@ -27,25 +26,16 @@ from gitolite_triggers.buildkite import config
 from gitolite_triggers.names import is_sha
 from gitolite_triggers.rc import Rc, load_rc
 
-TYPE_CHECKING = False  # typing itself costs every ssh session its import
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from gitolite_triggers.buildkite.spool import Spool
+    from gitolite_triggers.refupdate import RefUpdate
 
 
-Update = tuple[str, str, str]
-
-
-def _parse_lines(data: str) -> list[Update]:
-    out = []
-    for line in data.splitlines():
-        parts = line.split(" ", 2)
-        if len(parts) == 3 and is_sha(parts[0]) and is_sha(parts[1]):
-            out.append((parts[0], parts[1], parts[2]))
-    return out
-
-
-def _updates(rc: Rc, argv: list[str]) -> tuple[str | None, str | None, list[Update], str] | None:
+def _updates(rc: Rc, argv: list[str]) -> tuple[str | None, str | None, list[RefUpdate], str] | None:
     """(repo, user, updates, source) for this invocation, or None when it is not a push."""
+    from gitolite_triggers.refupdate import RefUpdate, parse  # pushes only: main() skips fetches
+
     env_repo = os.environ.get("GL_REPO") or None
     env_user = os.environ.get("GL_USER") or None
     if "POST_GIT" in argv:
@@ -56,14 +46,14 @@ def _updates(rc: Rc, argv: list[str]) -> tuple[str | None, str | None, list[Upda
         return repo, user, [], "POST_GIT"
     if len(argv) >= 3 and argv[-3].startswith("refs/") and is_sha(argv[-2]) and is_sha(argv[-1]):
         ref, old, new = argv[-3:]
-        return env_repo, env_user, [(old, new, ref)], "update"
+        return env_repo, env_user, [RefUpdate(old, new, ref)], "update"
     data = ""
     try:
         if sys.stdin is not None and not sys.stdin.isatty():
             data = sys.stdin.read()
     except (OSError, ValueError):
         data = ""
-    return env_repo, env_user, _parse_lines(data), "post-receive"
+    return env_repo, env_user, parse(data), "post-receive"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,7 +99,7 @@ def enqueue(
     rc: Rc,
     repo: str,
     user: str | None,
-    updates: list[Update],
+    updates: list[RefUpdate],
     source: str,
     target: config.Target | None = None,
 ) -> list[str]:
@@ -117,14 +107,13 @@ def enqueue(
     target = target or config.target_for(rc, repo)
     if target is None:
         return []
-    # Imported here, not at the top: an unconfigured repo's push never pays for them.
-    from gitolite_triggers.buildkite.payload import build_body, commit_infos, is_zero
+    from gitolite_triggers.buildkite.payload import build_body, commit_infos
     from gitolite_triggers.buildkite.spool import Spool, delivery_id
 
     wanted = [
-        (old, new, ref, branch)
-        for old, new, ref in updates
-        if not is_zero(new) and (branch := target.wants(ref))
+        (u.old, u.new, u.ref, branch)
+        for u in updates
+        if not u.is_delete and (branch := target.wants(u.ref))
     ]
     s = config.settings(rc)
     spool = Spool(s.spool_dir)
@@ -209,7 +198,7 @@ def kick(rc: Rc, spool_dir: str) -> None:
     command line.
     """
     import shutil
-    import subprocess  # here, not at the top: pushes with nothing to build skip the import
+    import subprocess
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.setdefault("GL_ADMIN_BASE", rc.admin_base)

@@ -17,13 +17,16 @@ co-process.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 
 from gitolite_triggers.cliargs import Option, Parser
 from gitolite_triggers.conf.check import Checker
 from gitolite_triggers.conf.errors import AccessError, StoreError
 from gitolite_triggers.names import is_ref
 from gitolite_triggers.rc import Rc, load_rc
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 PERMS = ("R", "W", "+", "C", "D", "M", "^C")
 

@@ -115,7 +115,7 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def refresh_rc_d(rc_d: Path, shipped: Path = paths.SHIPPED_RC_D) -> list[str]:
+def refresh_rc_d(rc_d: Path, shipped: Path = Path(paths.SHIPPED_RC_D)) -> list[str]:
     """Bring the shipped fragments in ``rc_d`` up to date; return what was done.
 
     ``.shipped.json`` remembers the hash of each fragment as installed, so an older
@@ -170,12 +170,12 @@ def refresh_rc_d(rc_d: Path, shipped: Path = paths.SHIPPED_RC_D) -> list[str]:
 
 def ensure_rc() -> list[str]:
     done = []
-    rc = paths.rc_path()
+    rc = Path(paths.rc_file())
     if not rc.exists():
         rc.parent.mkdir(parents=True, exist_ok=True)
         rc.write_text(STARTER_RC)
         done.append(f"wrote {rc}")
-    done.extend(refresh_rc_d(paths.rc_d_path()))
+    done.extend(refresh_rc_d(Path(paths.rc_d_dir())))
     return done
 
 

@@ -42,7 +42,7 @@ from gitolite_triggers.repos import update_hook_is_ours
 # Patterns are matched by linear_re (RE2: linear time, so a user-chosen name cannot make
 # a check backtrack for minutes); it imports re2 only when a check needs a real regex (a
 # wild pattern that may match, a refex that is not a plain prefix): ~4 ms per session.
-TYPE_CHECKING = False  # typing itself costs every ssh session its import
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 

@@ -1,6 +1,6 @@
 """``compile_conf(rc)``: gitolite.conf -> compiled store, creating the repos the conf names.
 
-What gitolite's ``compile`` does (gitolite.md 6.1), in the same order:
+What gitolite's ``compile`` does, in the same order:
 
 1. parse ``$GL_ADMIN_BASE/conf/gitolite.conf`` (a ConfError stops everything here:
    nothing is created and the last good compiled state stays in force);

@@ -21,6 +21,8 @@ __all__ = [
     "access",
     "is_denied",
     "options_for",
+    "option_raw",
+    "env_options",
     "configs_for",
     "conf_repos",
     "wild_patterns",
@@ -72,6 +74,14 @@ def option_raw(rc: Rc, repo: str, name: str) -> str | None:
     except AccessError:
         return None
     return got.get(key)
+
+
+def env_options(rc: Rc, repo: str) -> dict[str, str]:
+    """``option ENV.NAME = v`` lines become ``GL_OPTION_NAME=v`` for trigger programs
+    (gitolite's env_options; none before the first compile)."""
+    return {
+        f"GL_OPTION_{k[4:]}": v for k, v in options_for(rc, repo).items() if k.startswith("ENV.")
+    }
 
 
 def configs_for(rc: Rc, repo: str) -> dict[str, str]:

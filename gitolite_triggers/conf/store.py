@@ -33,7 +33,7 @@ import zlib
 
 from gitolite_triggers.conf.errors import StoreError
 
-TYPE_CHECKING = False  # typing itself costs every ssh session its import
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
@@ -78,7 +78,7 @@ def write_store(path: str, header: dict[str, Any], entries: dict[str, Any]) -> i
         struct.pack(f"<{n + 1}Q", *offsets),
         *blobs,
     ]
-    from gitolite_triggers.atomicfile import write_atomic  # compile only: not on every fetch
+    from gitolite_triggers.atomicfile import write_atomic
 
     write_atomic(path, parts, 0o600)
     return pos

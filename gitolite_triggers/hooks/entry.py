@@ -35,6 +35,10 @@ import sys
 from gitolite_triggers import glog
 from gitolite_triggers.rc import SAFE_UMASK, Rc, load_rc
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from gitolite_triggers.refupdate import RefUpdate
+
 BYPASS_VAR = "GL_BYPASS_ACCESS_CHECKS"
 NOT_THROUGH_SHELL = (
     "FATAL: this push did not come through `gitolite-triggers shell` (GL_USER is not set), "
@@ -112,7 +116,7 @@ def _refuse_unknown_pusher(rc: Rc, hook: str) -> int:
 
 def _git(*args: str) -> str:
     """Run a read-only git command in the hook's repo (quarantine env inherited)."""
-    import subprocess  # lazily: hooks with no git question to ask skip the import
+    import subprocess
 
     proc = subprocess.run(  # noqa: S603 - argv list
         ["git", *args], stdin=subprocess.DEVNULL, capture_output=True, text=True
@@ -312,14 +316,11 @@ def pre_receive(rc: Rc, argv: list[str]) -> int:
     return _fire_list(rc, "pre-receive", argv, repo, user, data)
 
 
-def parse_updates(data: bytes) -> list[tuple[str, str, str]]:
-    """git's receive-hook stdin (``old new refname`` per line) as triples."""
-    out = []
-    for line in data.decode("utf-8", "replace").splitlines():
-        parts = line.split(" ", 2)
-        if len(parts) == 3:
-            out.append((parts[0], parts[1], parts[2]))
-    return out
+def parse_updates(data: bytes) -> list[RefUpdate]:
+    """git's receive-hook stdin (``old new refname`` per line)."""
+    from gitolite_triggers.refupdate import parse
+
+    return parse(data.decode("utf-8", "replace"))
 
 
 def post_receive(rc: Rc, argv: list[str]) -> int:

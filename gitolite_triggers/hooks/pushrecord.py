@@ -11,7 +11,6 @@ spaces or newlines), written to a temp file and renamed into place, so a reader 
 sees half a record. A fetch writes
 nothing, so ``updates_for`` returns ``[]`` for it. Records older than ``MAX_AGE_SECONDS``
 are removed by later ``record`` calls (at most once every ``SWEEP_EVERY_SECONDS``).
-Nothing beyond ``os`` and ``time`` is imported: this runs on every push.
 """
 
 from __future__ import annotations
@@ -20,25 +19,19 @@ import os
 import time
 
 from gitolite_triggers.rc import Rc
+from gitolite_triggers.refupdate import RefUpdate, parse
 
-TYPE_CHECKING = False  # typing itself costs every ssh session its import
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path
+    from collections.abc import Iterable
 
 
 MAX_AGE_SECONDS = 24 * 3600
 SWEEP_EVERY_SECONDS = 600
-Update = tuple[str, str, str]
 
 
-def records_dir(rc: Rc) -> Path:
-    from pathlib import Path
-
-    return Path(_records(rc))
-
-
-def _records(rc: Rc) -> str:
-    # Strings on the hook path: pathlib costs every push its import.
+def records_dir(rc: Rc) -> str:
+    """``$GL_ADMIN_BASE/push-records``: a folder per session."""
     return os.path.join(rc.admin_base, "push-records")
 
 
@@ -52,40 +45,37 @@ def _safe(word: str) -> str:
 
 def _path(rc: Rc, tid: str, repo: str) -> str:
     tid = tid or "no-tid"
-    return os.path.join(_records(rc), _safe(tid), _safe(repo) + ".updates")
+    return os.path.join(records_dir(rc), _safe(tid), _safe(repo) + ".updates")
 
 
-def updates_for(rc: Rc, tid: str, repo: str) -> list[Update]:
+def updates_for(rc: Rc, tid: str, repo: str) -> list[RefUpdate]:
     """The ref updates the push of session ``tid`` made to ``repo`` ([] for a fetch or none)."""
     try:
         with open(_path(rc, tid, repo), encoding="utf-8") as f:
-            lines = f.read().splitlines()
+            return parse(f.read())
     except (OSError, ValueError):
         return []
-    updates: list[Update] = []
-    for line in lines:
-        parts = line.split(" ", 2)
-        if len(parts) == 3:
-            updates.append((parts[0], parts[1], parts[2]))
-    return updates
 
 
-def record(rc: Rc, tid: str, repo: str, updates: list[Update]) -> None:
-    """Add ``updates`` to the record of (tid, repo); atomic replace, earlier updates kept."""
+def record(rc: Rc, tid: str, repo: str, updates: Iterable[tuple[str, str, str]]) -> None:
+    """Add ``updates`` to the record of (tid, repo); atomic replace, earlier updates kept.
+
+    Not fsynced: a record is read by the same session's POST_GIT a moment later, and a
+    crash loses the session anyway; an fsync would be most of the push's hook time.
+    """
+    from gitolite_triggers.atomicfile import AS_OPEN, write_atomic
+
     path = _path(rc, tid, repo)
-    folder, name = os.path.split(path)
-    os.makedirs(folder, exist_ok=True)
-    merged = updates_for(rc, tid, repo) + [tuple(u) for u in updates]
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("".join(f"{old} {new} {ref}\n" for old, new, ref in merged))
-    os.replace(tmp, path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    merged = updates_for(rc, tid, repo) + [RefUpdate(*u) for u in updates]
+    text = "".join(u.line() for u in merged)
+    write_atomic(path, text.encode("utf-8"), AS_OPEN, fsync=False)
     sweep(rc)
 
 
 def sweep(rc: Rc, now: float | None = None, force: bool = False) -> int:
     """Remove session folders older than MAX_AGE_SECONDS; return how many were removed."""
-    base = _records(rc)
+    base = records_dir(rc)
     now = time.time() if now is None else now
     stamp = os.path.join(base, ".swept")
     try:

@@ -470,7 +470,7 @@ def _main(argv: list[str]) -> int:
     parse_call(argv)  # no per-trigger behaviour: keys are account-wide
     rc = load_rc()
     try:
-        return run(paths.home(), Path(rc.admin_base), rc.get("AUTH_OPTIONS") or "")
+        return run(Path(paths.home_dir()), Path(rc.admin_base), rc.get("AUTH_OPTIONS") or "")
     except AuthkeysError as e:
         print(f"FATAL: {PROG}: {e}", file=sys.stderr)
         return 1

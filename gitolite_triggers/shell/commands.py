@@ -5,10 +5,7 @@ As in gitolite, commands get no ACCESS/PRE_GIT/POST_GIT triggers and no END line
 
 from __future__ import annotations
 
-import fcntl
 import os
-import socket
-import subprocess
 import sys
 
 from gitolite_triggers.names import is_user_name, repo_name_problem
@@ -49,14 +46,31 @@ def greeting(user: str) -> str:
     """gitolite's first line of ``info``/``help``."""
     from gitolite_triggers import __version__
 
-    host = socket.gethostname().split(".")[0]
-    try:
-        git = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
-        git = git.removeprefix("git version ")
-    except OSError:
-        git = "?"
+    host = os.uname().nodename.split(".")[0]
+    git = _git_version() or "?"
     account = os.environ.get("USER") or "git"
     return f"hello {user}, this is {account}@{host} running gitolite-triggers {__version__} on git {git}\n"
+
+
+def _git_version() -> str:
+    """``git --version`` without the subprocess module (the hot path's rule, docs/architecture.md)."""
+    read, write = os.pipe()
+    try:
+        pid = os.posix_spawnp(
+            "git",
+            ["git", "--version"],
+            os.environ,
+            file_actions=[(os.POSIX_SPAWN_DUP2, write, 1), (os.POSIX_SPAWN_CLOSE, read)],
+        )
+    except OSError:
+        os.close(read)
+        return ""
+    finally:
+        os.close(write)
+    with os.fdopen(read, "rb") as f:
+        out = f.read()
+    os.waitpid(pid, 0)
+    return out.decode("utf-8", "replace").strip().removeprefix("git version ")
 
 
 def _perm_string(rc: Rc, repo: str, user: str, letters: tuple[str, ...]) -> str:
@@ -131,10 +145,9 @@ def _read_lines(pf: str) -> list[str]:
 
 
 def _write_atomic(pf: str, lines: list[str]) -> None:
-    tmp = f"{pf}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(lines)
-    os.replace(tmp, pf)
+    from gitolite_triggers.atomicfile import AS_OPEN, write_atomic
+
+    write_atomic(pf, "".join(lines).encode("utf-8"), AS_OPEN, fsync=False)
 
 
 def perms(rc: Rc, user: str, args: list[str]) -> int:
@@ -160,6 +173,8 @@ def perms(rc: Rc, user: str, args: list[str]) -> int:
         return _fatal(f"Invalid role '{role}'; valid roles: {' '.join(roles)}")
     line = f"{role} {who}\n"
     # One writer at a time: read-modify-write under a lock, then an atomic rename.
+    import fcntl
+
     with open(pf + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         lines = _read_lines(pf)

@@ -23,11 +23,11 @@ from gitolite_triggers.runner import Options, fire
 
 def write_creator(path: os.PathLike[str] | str, user: str) -> None:
     """``gl-creator`` holds the creator's name; written atomically."""
-    target = os.path.join(path, "gl-creator")
-    tmp = f"{target}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(user + "\n")
-    os.replace(tmp, target)
+    from gitolite_triggers.atomicfile import AS_OPEN, write_atomic
+
+    write_atomic(
+        os.path.join(path, "gl-creator"), (user + "\n").encode("utf-8"), AS_OPEN, fsync=False
+    )
 
 
 def _make_parents(target: Path) -> list[Path]:

@@ -17,9 +17,6 @@ from __future__ import annotations
 
 from gitolite_triggers.names import is_remote_command, repo_name_problem
 
-# No `re` and no `collections` here: this runs on every fetch, and those imports would
-# cost more than the parsing (see names.py).
-
 MAX_LENGTH = 4096
 GIT_VERBS = ("git-upload-pack", "git-receive-pack", "git-upload-archive")
 COMMANDS = ("info", "help", "perms")
@@ -33,7 +30,7 @@ class SocError(Exception):
 class GitRequest(tuple):  # type: ignore[type-arg]
     """A git verb (git-upload-pack | git-receive-pack | git-upload-archive) on a repo.
 
-    A tuple ``(verb, repo)`` with names, like a namedtuple without its import.
+    A tuple ``(verb, repo)`` with names (a namedtuple would import collections).
     """
 
     __slots__ = ()

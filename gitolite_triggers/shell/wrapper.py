@@ -26,8 +26,7 @@ hooks, which inherit this cleaned environment through git.
 Errors: a refusal is one ``FATAL:`` line; anything unexpected (a broken rc included) is
 reported by cli.guarded as a generic line with the session id, the detail in the log.
 
-Start-up matters (every fetch): only light standard modules are imported here;
-PyYAML, jsonschema and requests never (tests/test_shell_speed.py).
+Start-up matters (every fetch): the hot path's rule, docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -190,7 +189,7 @@ def _checked_session(rc: Rc, user: str, req: GitRequest, path: str) -> int:
     sys.stderr.flush()
     # `git upload-pack /abs/path.git`: an argv list, the absolute path can never be an
     # option, and our stdin/stdout (the ssh channel) go straight to git.
-    # posix_spawn rather than subprocess: the subprocess module costs every session start-up time.
+    # posix_spawn, not subprocess: the hot path's rule.
     pid = os.posix_spawnp("git", ["git", verb[len("git-") :], path], os.environ)
     code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
     if code != 0:
