@@ -38,7 +38,7 @@ class Call:
         """The repos this call updates: ``only_repo``, or every repo on disk."""
         if self.only_repo:
             return [self.only_repo]
-        from gitolite_triggers.conf.query import physical_repos
+        from gitolite_triggers.repos import physical_repos
 
         return physical_repos(rc)
 
