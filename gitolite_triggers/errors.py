@@ -1,7 +1,9 @@
 """One way to fail: the ``Fatal`` exception, and who hears about a failure.
 
 Code that refuses something raises ``Fatal(message, status)`` wherever it is, however deep
-in a session; nothing else prints ``FATAL:`` lines or writes gitolite's ``die`` log line.
+in a session; only ``guard`` prints it and writes gitolite's ``die`` log line. (The other
+``FATAL:`` lines are the runner's reports on a trigger program, whose caller decides what
+the status means, and the launcher's, printed before the package can be imported.)
 ``guard.guarded`` (around every command by cli.py, around every repo hook by
 hooks/entry.py) catches it and prints ``FATAL: <message>`` on stderr, writes one ``die``
 line in the log and exits with the status. A Fatal's message is written for whoever is

@@ -52,13 +52,20 @@ def parse_call(argv: list[str]) -> Call:
 
 
 def guarded(program: str, body: Callable[[list[str]], int], argv: list[str]) -> int:
-    """Run a program's body; an OS error (unwritable list, vanished repo) is a message, not a traceback."""
+    """Run a program's body: a refusal (``Fatal``) or an OS error (unwritable list, vanished
+    repo) is one ``FATAL: <program>: ...`` line and one ``die`` record (guard.refuse, the
+    process's one reporter), not a traceback. A program's top: it runs in-process under the
+    runner, or as a script, and either way ends with an exit status."""
+    from gitolite_triggers.errors import Fatal
+    from gitolite_triggers.guard import refuse
+
     try:
         return body(argv)
+    except Fatal as e:
+        return refuse(Fatal(f"{program}: {e.message}", e.status))
     except OSError as e:
         where = f" {e.filename}" if e.filename else ""
-        print(f"FATAL: {program}:{where}: {e.strerror or e}", file=sys.stderr)
-        return 1
+        return refuse(Fatal(f"{program}:{where}: {e.strerror or e}"))
 
 
 def warn(program: str, text: str) -> None:

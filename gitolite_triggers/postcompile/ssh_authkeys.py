@@ -31,12 +31,12 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from gitolite_triggers.atomicfile import write_atomic
 from gitolite_triggers.authoptions import auth_options_problem, has_control
+from gitolite_triggers.errors import Fatal
 from gitolite_triggers.postcompile.common import guarded, parse_call, warn
 
 PROG = "ssh-authkeys"
@@ -57,8 +57,8 @@ _KEY_ANYWHERE = re.compile(
 _SAFE_PATH = re.compile(r"[A-Za-z0-9_./+-]+")
 
 
-class AuthkeysError(Exception):
-    """Something that stops the run before anything is written."""
+class AuthkeysError(Fatal):
+    """Something that stops the run before anything is written (``guarded`` reports it)."""
 
 
 @dataclass
@@ -397,8 +397,4 @@ def _main(argv: list[str]) -> int:
 
     parse_call(argv)  # no per-trigger behaviour: keys are account-wide
     rc = load_rc()
-    try:
-        return run(paths.home(), Path(rc.admin_base), rc.get("AUTH_OPTIONS") or "")
-    except AuthkeysError as e:
-        print(f"FATAL: {PROG}: {e}", file=sys.stderr)
-        return 1
+    return run(paths.home(), Path(rc.admin_base), rc.get("AUTH_OPTIONS") or "")
