@@ -13,7 +13,14 @@ from __future__ import annotations
 
 import sys
 
-from gitolite_triggers.errors import Fatal, RcError, client_refusal, session_ref, set_client
+from gitolite_triggers.errors import (
+    Fatal,
+    RcError,
+    client_refusal,
+    session_ref,
+    set_client,
+    talking_to_client,
+)
 
 TYPE_CHECKING = False  # typing itself costs every ssh session its import
 if TYPE_CHECKING:
@@ -27,8 +34,6 @@ def guarded(run: Callable[[], int | None], client: bool) -> int:
         return int(run() or 0)
     except KeyboardInterrupt:
         return 130
-    except RcError as e:
-        return _fail(client, "server configuration error", str(e), "")
     except Fatal as e:
         return refuse(e)
     except Exception as e:  # noqa: BLE001 - the one place an unexpected error is reported
@@ -42,8 +47,12 @@ def refuse(e: Fatal) -> int:
     """Report a refusal: ``FATAL: <message>`` on stderr, one ``die`` log line; its status.
 
     ``guarded`` calls it for every Fatal; call it directly only where a refusal must not
-    end the process (the admin push's post-update still runs the rc's post-update list).
+    end the process (the admin push's post-update still runs the rc's post-update list; a
+    POST_COMPILE program returns a status). An RcError's message names server files: a
+    client gets the generic refusal instead, wherever it is reported from.
     """
+    if isinstance(e, RcError):
+        return _fail(talking_to_client(), "server configuration error", str(e), "")
     _flush_stdout()
     print(f"FATAL: {e.message}", file=sys.stderr, flush=True)
     if e.log_fields:

@@ -68,6 +68,20 @@ def test_a_broken_rc_is_generic_to_a_client_and_detailed_to_an_admin(server: Ser
     assert (code, err) == (1, f"FATAL: {detail}\n")
 
 
+def test_a_broken_rc_reported_outside_guarded_is_still_generic_to_a_client(
+    server: Server,
+) -> None:
+    """``refuse`` called directly (the admin push's post-update, a POST_COMPILE program)."""
+    body = (
+        "from gitolite_triggers.guard import refuse; "
+        f"return refuse(RcError('{server.rc_file}:3:1: bad'))"
+    )
+    code, _, err, dies = run(server, body, True)
+    assert code == 1 and err.startswith("FATAL: server configuration error; ask an admin (ref ")
+    assert str(server.home) not in err
+    assert len(dies) == 1 and f"{server.rc_file}:3:1: bad" in dies[0]
+
+
 def test_an_unexpected_error_shows_a_client_no_traceback(server: Server) -> None:
     code, _, err, dies = run(server, "raise KeyError('/srv/secret/path')", True)
     assert code == 1 and err.startswith("FATAL: internal error; ask an admin (ref ")

@@ -56,11 +56,13 @@ def guarded(program: str, body: Callable[[list[str]], int], argv: list[str]) -> 
     repo) is one ``FATAL: <program>: ...`` line and one ``die`` record (guard.refuse, the
     process's one reporter), not a traceback. A program's top: it runs in-process under the
     runner, or as a script, and either way ends with an exit status."""
-    from gitolite_triggers.errors import Fatal
+    from gitolite_triggers.errors import Fatal, RcError
     from gitolite_triggers.guard import refuse
 
     try:
         return body(argv)
+    except RcError as e:  # as it is: refuse() shows a client only the generic line
+        return refuse(e)
     except Fatal as e:
         return refuse(Fatal(f"{program}: {e.message}", e.status))
     except OSError as e:
