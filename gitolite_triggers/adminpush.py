@@ -38,8 +38,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from gitolite_triggers import glog
+from gitolite_triggers.errors import Fatal, fatal_lines
 from gitolite_triggers.rc import Rc
-from gitolite_triggers.repos import ADMIN_REPO, repo_path
+from gitolite_triggers.repos import ADMIN_REPO, relink_all_hooks, repo_path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from gitolite_triggers.conf.compile import CompileReport
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -272,17 +277,13 @@ def hooks_changed(env: dict[str, str], old: str | None, new: str) -> bool:
     return any("/hooks/common/" in f"/{name}" for name in names)
 
 
-def _say(*lines: str) -> None:
-    for line in lines:
-        print(line, file=sys.stderr)
-    sys.stderr.flush()
-
-
 def post_update(rc: Rc, refs: list[str]) -> int:
     """Apply a push to gitolite-admin; return 0 when the new rules are in force.
 
     ``refs`` are git's post-update arguments (the refnames the push updated). The
-    return value is only logged by git (post-update cannot undo a push).
+    return value is only logged by git (post-update cannot undo a push). A push that is
+    not applied (a refused tree, a conf error) raises ``Fatal`` with the pusher's message
+    and the ``die`` log line; the post-update hook reports it and goes on.
     """
     git_dir = repo_path(rc, ADMIN_REPO)
     env = _git_env(git_dir)
@@ -334,8 +335,7 @@ def admin_lock(git_dir: Path) -> Iterator[None]:
 
 
 def _apply(rc: Rc, git_dir: Path, env: dict[str, str], branch: str, base: Path) -> int:
-    from gitolite_triggers.conf.compile import compile_conf
-    from gitolite_triggers.conf.errors import ConfError
+    from gitolite_triggers.recompile import compile_rules
 
     wt_env = _git_env(git_dir, str(base))
     user = os.environ.get("GL_USER", "")
@@ -353,23 +353,14 @@ def _apply(rc: Rc, git_dir: Path, env: dict[str, str], branch: str, base: Path) 
         checkout(wt_env, new)
     except AdminPushError as e:
         lines = str(e).splitlines() or [""]
-        _say(
-            *(f"FATAL: {line}" for line in lines),
-            f"FATAL: {ADMIN_REPO} was updated but not applied: {unchanged}",
-        )
         more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
-        glog.log(rc, "die", ADMIN_REPO, user, f"admin push not applied: {lines[0]}{more}")
-        return 1
+        raise Fatal(
+            fatal_lines(*lines, f"{ADMIN_REPO} was updated but not applied: {unchanged}"),
+            log=(ADMIN_REPO, user, f"admin push not applied: {lines[0]}{more}"),
+        ) from None
 
-    try:
-        report = compile_conf(rc)
-    except ConfError as e:
-        problem = str(e)
-    except Exception as e:  # noqa: BLE001 - the pusher gets a message, never a traceback
-        problem = f"compile failed: {e}"
-    else:
-        problem = ""
-    if problem:
+    def not_compiled(problem: str) -> Fatal:
+        """Put $GL_ADMIN_BASE back at the last good commit; the pusher's message."""
         restored = ""
         if good:
             try:
@@ -377,41 +368,41 @@ def _apply(rc: Rc, git_dir: Path, env: dict[str, str], branch: str, base: Path) 
                 restored = f" $GL_ADMIN_BASE (conf/, keydir/, local/) is back at {good[:12]}."
             except AdminPushError as e:
                 restored = f" Could not put $GL_ADMIN_BASE back at {good[:12]}: {e}"
-        _say(
-            *(f"FATAL: {line}" for line in problem.splitlines()),
-            f"FATAL: your push of {new[:12]} to {ADMIN_REPO} is in the repo, but its rules were NOT compiled:",
-            f"FATAL: {unchanged}.{restored}",
+        return Fatal(
+            fatal_lines(
+                *problem.splitlines(),
+                f"your push of {new[:12]} to {ADMIN_REPO} is in the repo, but its rules were NOT compiled:",
+                f"{unchanged}.{restored}",
+            ),
+            log=(
+                ADMIN_REPO,
+                user,
+                f"admin push {new[:12]} did not compile: {problem.splitlines()[0]}",
+            ),
         )
-        glog.log(
-            rc,
-            "die",
-            ADMIN_REPO,
-            user,
-            f"admin push {new[:12]} did not compile: {problem.splitlines()[0]}",
-        )
-        return 1
 
-    record_good(git_dir, new)
-    glog.log(rc, "compile", ADMIN_REPO, user, new, _summary(report))
-    _say(*(f"WARNING: {w}" for w in report.warnings))
-    created = report.created
-    if created:
-        shown = ", ".join(created[:10]) + (
-            f" and {len(created) - 10} more" if len(created) > 10 else ""
-        )
-        _say(f"created {len(created)} repo{'s' if len(created) != 1 else ''}: {shown}")
-    if hooks_changed(env, good, new):
-        from gitolite_triggers.commands.setup_cmd import relink_all_hooks
+    def compiled(report: CompileReport) -> None:
+        record_good(git_dir, new)
+        glog.log(rc, "compile", ADMIN_REPO, user, new, _summary(report))
+        created = report.created
+        if created:
+            shown = ", ".join(created[:10]) + (
+                f" and {len(created) - 10} more" if len(created) > 10 else ""
+            )
+            print(
+                f"created {len(created)} repo{'s' if len(created) != 1 else ''}: {shown}",
+                file=sys.stderr,
+            )
+        if hooks_changed(env, good, new):
+            relink_all_hooks(rc)
 
-        relink_all_hooks(rc)
-    from gitolite_triggers.runner import Options, fire
-
-    status = fire(rc, "POST_COMPILE", opts=Options())
+    _, status = compile_rules(rc, not_compiled, on_compiled=compiled, any_error=True)
     if status:
-        _say(
+        print(
             f"WARNING: the new rules are in force, but POST_COMPILE stopped with status {status} "
             "(see above); authorized_keys and the lists may be stale until the server's admin runs "
-            "`gitolite-triggers setup` or `gitolite-triggers trigger POST_COMPILE`"
+            "`gitolite-triggers setup` or `gitolite-triggers trigger POST_COMPILE`",
+            file=sys.stderr,
         )
         glog.log(
             rc,

@@ -4,12 +4,15 @@
 
 Fail closed: every command except ``rc check`` (whose job is to report rc errors) and
 ``setup`` (which may be creating the rc) refuses to run on an invalid rc. Commands load
-the rc themselves through ``gitolite_triggers.rc.load_rc``; the RcError it raises, and any
-unexpected exception, is reported by ``guarded``, the one error handler (the repo hooks
-use it too). It knows who is listening:
+the rc themselves through ``gitolite_triggers.rc.load_rc``. What escapes a command (a
+``Fatal`` refusal, the RcError it raises, any unexpected exception) is reported by
+``guard.guarded``, the one error handler (the repo hooks use it too), which knows who is
+listening:
 
-- a client (``shell``, the hooks): one generic line, ``FATAL: server configuration error;
-  ask an admin (ref <GL_TID>)``; no path, no parser message, no traceback;
+- a refusal (``Fatal``): ``FATAL: <message>`` to either audience, a ``die`` log line;
+- a client (``shell``, the hooks) with a broken rc or an unexpected error: one generic
+  line, ``FATAL: server configuration error; ask an admin (ref <GL_TID>)`` (or ``internal
+  error``); no path, no parser message, no traceback;
 - an admin (every other command, run by the account): the rc's file:line messages, or the
   exception's type and message.
 
@@ -25,11 +28,7 @@ from __future__ import annotations
 import os
 import sys
 
-from gitolite_triggers.rcerrors import RcError
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from gitolite_triggers.guard import guarded
 
 CLIENT_COMMANDS = ("shell",)
 
@@ -75,42 +74,3 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module = __import__(COMMANDS[name][0], fromlist=["main"])
     return guarded(lambda: module.main(args[1:]), client=name in CLIENT_COMMANDS)
-
-
-def guarded(run: Callable[[], int | None], client: bool) -> int:
-    """Run a command; report what escapes it to the right audience; return the exit status."""
-    from gitolite_triggers import rcerrors
-
-    rcerrors.set_client(client)
-    try:
-        return int(run() or 0)
-    except KeyboardInterrupt:
-        return 130
-    except RcError as e:
-        return _fail(client, "server configuration error", str(e), "")
-    except Exception as e:  # noqa: BLE001 - the one place an unexpected error is reported
-        import traceback
-
-        detail = f"{type(e).__name__}: {e}"
-        return _fail(client, "internal error", detail, traceback.format_exc())
-
-
-def _fail(client: bool, kind: str, detail: str, trace: str) -> int:
-    from gitolite_triggers import glog, rcerrors
-
-    try:
-        glog.log(None, "die", f"{kind}: {detail}", *([trace] if trace else []))
-    except Exception:  # noqa: BLE001 - reporting must not fail on an unwritable log
-        pass
-    try:
-        sys.stdout.flush()
-    except (OSError, ValueError):
-        pass
-    if client:
-        print(rcerrors.client_refusal(kind), file=sys.stderr)
-    elif trace:
-        ref = rcerrors.session_ref()
-        print(f"FATAL: {kind}: {detail} (traceback in the log, ref {ref})", file=sys.stderr)
-    else:
-        print(f"FATAL: {detail}", file=sys.stderr)
-    return 1

@@ -100,7 +100,7 @@ def open_log(rc: Rc | None, logfile: str | None = None) -> int | None:
 
 
 def _cannot_log(path: str, e: OSError) -> None:
-    from gitolite_triggers.rcerrors import talking_to_client
+    from gitolite_triggers.errors import talking_to_client
 
     if not talking_to_client():  # a client is not told where the server's log is
         print(f"WARNING: cannot write log {path}: {e.strerror}", file=sys.stderr)

@@ -15,7 +15,7 @@ import sys
 import time
 
 from gitolite_triggers import paths
-from gitolite_triggers.rcerrors import RcError
+from gitolite_triggers.errors import RcError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

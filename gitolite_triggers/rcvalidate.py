@@ -95,7 +95,7 @@ def _message(err: Any) -> str:
     if v == "pattern" and tuple(err.absolute_path) == ("AUTH_OPTIONS",):
         # The pattern is unreadable; say what is wrong with this value (a final newline
         # from a YAML '>' block, a space, an unknown option) before what is expected.
-        from gitolite_triggers.postcompile.ssh_authkeys import auth_options_problem
+        from gitolite_triggers.authoptions import auth_options_problem
 
         why = auth_options_problem(err.instance) or "not sshd option syntax"
         return f"{_describe(err.instance)}: {why}; expected {desc}"

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from gitolite_triggers.rcerrors import RcError
+from gitolite_triggers.errors import RcError
 
 PathKey = tuple[Any, ...]
 

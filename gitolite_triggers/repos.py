@@ -34,6 +34,24 @@ def repo_path(rc: Rc, repo: str) -> Path:
     return Path(repo_dir(rc, repo))
 
 
+def inside_repo_base(rc: Rc, path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` (or, if missing, its nearest existing parent) resolves inside the
+    repo base: a symlink inside the base can never lead a fetch, push, create or ``perms``
+    outside it."""
+    base_path = os.path.abspath(rc.repo_base)
+    base = os.path.realpath(base_path)
+    probe = os.path.abspath(path)
+    while not os.path.lexists(probe):
+        parent = os.path.dirname(probe)
+        if probe == base_path:
+            return True  # nothing exists yet below the base: no symlink to follow
+        if parent == probe:
+            return False
+        probe = parent
+    real = os.path.realpath(probe)
+    return real == base or real.startswith(base + os.sep)
+
+
 def exists(rc: Rc, repo: str) -> bool:
     return os.path.isdir(repo_dir(rc, repo))
 
@@ -204,3 +222,64 @@ def init_bare(rc: Rc, repo: str, links: dict[str, str] | None = None) -> Path:
     shutil.copytree(_template(rc), path, symlinks=True, copy_function=shutil.copyfile)
     install_hooks(rc, path, links)
     return path
+
+
+def relink_all_hooks(rc: Rc) -> int:
+    """Rewrite the central hook stubs and point every repo's hooks at them; return the count.
+
+    ``setup`` (a repair) and an admin push that touched ``hooks/common/`` both do this."""
+    # A walk of GL_REPO_BASE: it needs no compiled state, so a repair works even when
+    # the compiled rules are missing or broken.
+    write_common_hooks(rc)
+    repos = physical_repos(rc)
+    for repo in repos:
+        install_hooks(rc, repo_path(rc, repo))
+    return len(repos)
+
+
+def physical_repos(rc: Rc) -> list[str]:
+    """Repos that exist under GL_REPO_BASE (``*.git`` folders, not looked into), sorted.
+
+    An explicit stack, not recursion: a tree made deeper than the interpreter's stack by
+    hand (1,100 levels) must not break ``info``, POST_COMPILE or ``setup`` (issue 10).
+    Symlinked folders are not entered. Nothing deeper than MAX_REPO_DEPTH levels can hold a repo
+    any client could name, so the walk stops there; such a subtree, and a ``.git`` folder
+    whose name fails the canonical check, is skipped with a log line.
+    """
+    from gitolite_triggers.names import MAX_REPO_DEPTH, repo_name_problem
+
+    base = rc.repo_base
+    out: list[str] = []
+    skipped: list[tuple[str, str]] = []  # (name, why)
+    stack: list[tuple[str, str, int]] = [(base, "", 0)]  # (folder, its name prefix, depth)
+    while stack:
+        folder, prefix, depth = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            is_git = entry.name.endswith(".git")
+            try:  # a `*.git` symlink to a folder is listed (as before); no symlink is entered
+                if not entry.is_dir(follow_symlinks=is_git):
+                    continue
+            except OSError:
+                continue
+            name = prefix + entry.name
+            if is_git:
+                repo = name[:-4]
+                problem = repo_name_problem(repo)
+                if problem is None:
+                    out.append(repo)
+                else:
+                    skipped.append((repo, problem))
+            elif depth + 1 < MAX_REPO_DEPTH:
+                stack.append((entry.path, name + "/", depth + 1))
+            else:
+                skipped.append((name + "/", f"is more than {MAX_REPO_DEPTH} levels deep"))
+    if skipped:
+        from gitolite_triggers import glog
+
+        for name, why in sorted(skipped)[:20]:
+            glog.log(rc, "warn", f"repo base walk: skipped '{name[:300]}': it {why}")
+    return sorted(out)

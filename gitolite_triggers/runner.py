@@ -13,7 +13,7 @@ directly (never through a shell), one after another in rc order:
 - an in-process callable that raises is a failure (status 1) reported by its message,
   never by a traceback on the client's screen.
 
-Who reads our stderr matters (rcerrors.talking_to_client): an admin running ``trigger``
+Who reads our stderr matters (errors.talking_to_client): an admin running ``trigger``
 sees every detail; an ssh client sees no program path or exception text, only a generic
 line with the session id, while the detail goes to the log.
 
@@ -202,7 +202,7 @@ def _run_entries(
 
 def _tell(detail: str, for_client: str | None) -> None:
     """``detail`` to an admin; to a client only ``for_client`` (generic, with the session id)."""
-    from gitolite_triggers.rcerrors import client_refusal, talking_to_client
+    from gitolite_triggers.errors import client_refusal, talking_to_client
 
     if not talking_to_client():
         print(detail, file=sys.stderr)

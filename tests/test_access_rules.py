@@ -242,9 +242,9 @@ def test_bulk_queries(server: Server) -> None:
     assert query.wild_patterns(rc) == ["pub/..*"]
     wild("pub/p", "u")
     os.makedirs(os.path.join(rc.repo_base, "pub", "p.git", "inner.git"))  # not looked into
-    assert query.physical_repos(rc) == ["pub/p", "r1", "r2", "r3", "team/x"]
+    assert repos.physical_repos(rc) == ["pub/p", "r1", "r2", "r3", "team/x"]
     assert query.readable(rc, "u", ["r1", "r2", "r3", "nope", "bad;"]) == {"r1", "r2"}
-    assert query.readable(rc, "v", query.physical_repos(rc)) == {"r3", "team/x"}
+    assert query.readable(rc, "v", repos.physical_repos(rc)) == {"r3", "team/x"}
 
 
 def test_more_bad_repo_names(server: Server) -> None:

@@ -114,7 +114,7 @@ def test_differential_against_gitolite(
 
     # the same physical repos on both sides
     rc = load_rc()
-    from gitolite_triggers.conf.query import physical_repos
+    from gitolite_triggers.repos import physical_repos
 
     theirs = sorted(str(p.relative_to(ref.repo_base))[:-4] for p in ref.repo_base.rglob("*.git"))
     assert physical_repos(rc) == theirs

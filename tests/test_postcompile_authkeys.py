@@ -159,8 +159,10 @@ def test_unbalanced_markers_refused_file_untouched(server: Server, keys: dict[st
     (keydir(server) / "alice.pub").write_text(keys["alice"].read_text())
     r = run_post_compile(server.env, "ssh-authkeys", "POST_COMPILE")
     assert r.returncode == 1
-    assert f"{ak}:2: unbalanced" in r.stderr
+    assert r.stderr.startswith(f"FATAL: ssh-authkeys: {ak}:2: unbalanced")
     assert ak.read_text() == original
+    dies = [ln for ln in server.log_text().splitlines() if "\tdie\t" in ln]  # guard.refuse's
+    assert len(dies) == 1 and f"ssh-authkeys: {ak}:2: unbalanced" in dies[0]
 
 
 def test_no_keydir_is_a_quiet_no_op(server: Server) -> None:

@@ -123,3 +123,5 @@ def test_unwritable_list_is_a_message_not_a_traceback(compiled: Server) -> None:
     assert r.returncode == 1
     assert r.stderr.startswith("FATAL: update-gitweb-access-list:") and str(blocker) in r.stderr
     assert "Traceback" not in r.stderr
+    dies = [ln for ln in server.log_text().splitlines() if "\tdie\t" in ln]
+    assert len(dies) == 1 and "update-gitweb-access-list:" in dies[0]

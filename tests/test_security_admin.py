@@ -22,15 +22,13 @@ from pathlib import Path
 
 import pytest
 
+from gitolite_triggers.authoptions import AUTH_OPTIONS_PATTERN, FLAG_OPTIONS, auth_options_problem
 from gitolite_triggers.keyfile import is_private_key
 from gitolite_triggers.postcompile.ssh_authkeys import (
-    AUTH_OPTIONS_PATTERN,
     END,
-    FLAG_OPTIONS,
     START,
     AuthkeysError,
     Key,
-    auth_options_problem,
     build,
     user_from_filename,
     user_problem,
@@ -446,7 +444,7 @@ def test_post_update_refuses_a_symlink_that_got_in(
     bare_git(server, "gitolite-admin", "update-ref", "-d", "refs/heads/tmp")
     code = (
         "import sys\n"
-        "from gitolite_triggers.adminpush import post_update\n"
+        "from gitolite_triggers.hooks.entry import post_update\n"
         "from gitolite_triggers.rc import load_rc\n"
         f"sys.exit(post_update(load_rc(), [{branch!r}]))\n"
     )

@@ -533,6 +533,7 @@ def test_concurrent_clones_create_a_wild_repo_once(world: World, tmp_path: Path)
 def test_failing_pre_create_creates_nothing(world: World, tmp_path: Path) -> None:
     flag = world.faildir / "fail-PRE_CREATE"
     flag.write_text("")
+    since = Since(world)
     try:
         r = _clone(world, "bob", "dev/bob/deep/nested", tmp_path / "n")
     finally:
@@ -542,6 +543,8 @@ def test_failing_pre_create_creates_nothing(world: World, tmp_path: Path) -> Non
         "recorder: refusing PRE_CREATE" in r.stderr
         and "FATAL: PRE_CREATE trigger refused" in r.stderr
     )
+    dies = [ln for ln in since.log().splitlines() if "\tdie\t" in ln]  # the one refusal
+    assert len(dies) == 1 and "PRE_CREATE trigger refused creating 'dev/bob/deep/nested'" in dies[0]
     assert not (world.server.repo_base / "dev" / "bob" / "deep").exists()
 
 

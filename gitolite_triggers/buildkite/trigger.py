@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(args)
     except Exception as e:  # noqa: BLE001 - a message for the pusher and the log, not a traceback
-        from gitolite_triggers.rcerrors import session_ref, talking_to_client
+        from gitolite_triggers.errors import session_ref, talking_to_client
 
         msg = f"buildkite: could not queue builds: {type(e).__name__}: {e}"
         glog.log(None, "buildkite", "error", msg)

@@ -1,15 +1,17 @@
 """``gitolite-triggers compile``: compile gitolite.conf into the store, creating missing repos.
 
 Like ``gitolite compile``: no POST_COMPILE (``setup`` and the admin push fire it).
-Conf errors are printed as ``file:line: message`` lines, exit 1, and the last good
-compiled state stays in force. ``-v`` prints a one-line summary.
+Conf errors are printed as ``FATAL: file:line: message`` lines (recompile.compile_rules),
+exit 1, and the last good compiled state stays in force. ``-v`` prints a one-line summary.
 """
 
 from __future__ import annotations
 
-import sys
-
 from gitolite_triggers.rc import load_rc
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from gitolite_triggers.errors import Fatal
 
 
 def main(argv: list[str]) -> int:
@@ -27,21 +29,19 @@ def main(argv: list[str]) -> int:
     verbose = parser.parse_args(argv).verbose
     rc = load_rc()
     rc.apply_process_settings()
-    from gitolite_triggers.conf.compile import compile_conf
-    from gitolite_triggers.conf.errors import ConfError
+    from gitolite_triggers.recompile import compile_rules
 
-    try:
-        report = compile_conf(rc)
-    except ConfError as e:
-        for line in str(e).splitlines():
-            print(f"FATAL: {line}", file=sys.stderr)
-        print("FATAL: compile failed; the previous compiled rules stay in force", file=sys.stderr)
-        return 1
-    for w in report.warnings:
-        print(f"WARNING: {w}", file=sys.stderr)
+    report, _ = compile_rules(rc, _not_compiled, post_compile=False)
     if verbose:
         print(
             f"compiled {report.repos} repos, {report.patterns} patterns, {report.rules} rules"
             f" in {report.seconds:.3f}s; created {len(report.created)}"
         )
     return 0
+
+
+def _not_compiled(problem: str) -> Fatal:
+    from gitolite_triggers.errors import Fatal, fatal_lines
+
+    ending = "compile failed; the previous compiled rules stay in force"
+    return Fatal(fatal_lines(*problem.splitlines(), ending))

@@ -29,20 +29,18 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 from gitolite_triggers import paths
 from gitolite_triggers.adminpush import admin_lock
 from gitolite_triggers.atomicfile import write_atomic
+from gitolite_triggers.errors import Fatal
 from gitolite_triggers.rc import Rc, load_rc
-from gitolite_triggers.repos import (
-    ADMIN_REPO,
-    init_bare,
-    install_hooks,
-    repo_path,
-    write_common_hooks,
-)
+from gitolite_triggers.repos import ADMIN_REPO, init_bare, relink_all_hooks, repo_path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from gitolite_triggers.conf.compile import CompileReport
 
 STARTER_RC = """\
 # gitolite-triggers rc: settings for this server account (YAML).
@@ -74,8 +72,15 @@ repo testing
 """
 
 
-class SetupError(Exception):
-    """A problem that stops setup; the message says what to do."""
+class SetupError(Fatal):
+    """A problem that stops setup; the message says what to do.
+
+    No ``die`` log line: most come before the account has a log, and a refused setup
+    leaves the account as it was (no ~/.gitolite made just for the log).
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, log=())
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -351,46 +356,24 @@ def record_if_checked_out(rc: Rc) -> None:
         record_good(repo_path(rc, ADMIN_REPO), head)
 
 
-# -- 4. hooks -------------------------------------------------------------------------
-
-
-def relink_all_hooks(rc: Rc) -> int:
-    """Rewrite the central hook stubs and point every repo's hooks at them; return the count."""
-    # A walk of GL_REPO_BASE (the rules module's; it needs no compiled state, so a
-    # repair works even when the compiled rules are missing or broken).
-    from gitolite_triggers.conf.query import physical_repos
-
-    write_common_hooks(rc)
-    repos = physical_repos(rc)
-    for repo in repos:
-        install_hooks(rc, repo_path(rc, repo))
-    return len(repos)
-
-
-# -- 5. compile + POST_COMPILE ------------------------------------------------------------
+# -- 4. hooks: repos.relink_all_hooks; 5. compile + POST_COMPILE ------------------------------------------------------------
 
 
 def compile_and_fire(rc: Rc) -> int:
-    """Compile the rules, then fire POST_COMPILE; 1 on a conf error (printed with file:line)."""
-    from gitolite_triggers.conf.compile import compile_conf
-    from gitolite_triggers.conf.errors import ConfError
-    from gitolite_triggers.runner import Options, fire
+    """Compile the rules, then fire POST_COMPILE; a conf error is a Fatal naming file:line."""
+    from gitolite_triggers.errors import fatal_lines
+    from gitolite_triggers.recompile import compile_rules
 
-    try:
-        report = compile_conf(rc)
-    except ConfError as e:
-        print(f"FATAL: {e}", file=sys.stderr)
-        print(
-            "FATAL: the rules were not compiled; the last good compiled rules (if any) stay in force",
-            file=sys.stderr,
-        )
-        return 1
-    for w in report.warnings:
-        print(f"WARNING: {w}", file=sys.stderr)
-    if report.created:
-        print(f"created {', '.join(report.created)}")
-    record_if_checked_out(rc)
-    return fire(rc, "POST_COMPILE", opts=Options())
+    def not_compiled(problem: str) -> Fatal:
+        ending = "the rules were not compiled; the last good compiled rules (if any) stay in force"
+        return Fatal(fatal_lines(problem, ending))
+
+    def compiled(report: CompileReport) -> None:
+        if report.created:
+            print(f"created {', '.join(report.created)}")
+        record_if_checked_out(rc)
+
+    return compile_rules(rc, not_compiled, on_compiled=compiled)[1]
 
 
 def main(argv: list[str]) -> int:
@@ -403,7 +386,7 @@ def main(argv: list[str]) -> int:
         if shutil.which("git") is None:
             raise SetupError("git is not on PATH")
         say.extend(ensure_rc())
-        rc = load_rc()  # RcError (file:line) is reported by cli.py, before anything else changes
+        rc = load_rc()  # RcError (file:line) is reported by guard.py, before anything else changes
         rc.apply_process_settings()
         if ns.hooks_only:
             n = relink_all_hooks(rc)
@@ -425,8 +408,7 @@ def main(argv: list[str]) -> int:
                 print(line)
             say = []
             return compile_and_fire(rc)
-    except SetupError as e:
-        for line in say:
+    except SetupError:
+        for line in say:  # what was done before the refusal
             print(line)
-        print(f"FATAL: {e}", file=sys.stderr)
-        return 1
+        raise

@@ -26,7 +26,6 @@ __all__ = [
     "configs_for",
     "conf_repos",
     "wild_patterns",
-    "physical_repos",
     "readable",
     "creator",
 ]
@@ -101,54 +100,6 @@ def conf_repos(rc: Rc) -> list[str]:
 def wild_patterns(rc: Rc) -> list[str]:
     """Repo patterns of the conf (wild repos), sorted."""
     return list(snapshot(store_path(rc)).get("Lwild_patterns") or [])
-
-
-def physical_repos(rc: Rc) -> list[str]:
-    """Repos that exist under GL_REPO_BASE (``*.git`` folders, not looked into), sorted.
-
-    An explicit stack, not recursion: a tree made deeper than the interpreter's stack by
-    hand (1,100 levels) must not break ``info``, POST_COMPILE or ``setup`` (issue 10).
-    Symlinked folders are not entered. Nothing deeper than MAX_REPO_DEPTH levels can hold a repo
-    any client could name, so the walk stops there; such a subtree, and a ``.git`` folder
-    whose name fails the canonical check, is skipped with a log line.
-    """
-    from gitolite_triggers.names import MAX_REPO_DEPTH, repo_name_problem
-
-    base = rc.repo_base
-    out: list[str] = []
-    skipped: list[tuple[str, str]] = []  # (name, why)
-    stack: list[tuple[str, str, int]] = [(base, "", 0)]  # (folder, its name prefix, depth)
-    while stack:
-        folder, prefix, depth = stack.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for entry in entries:
-            is_git = entry.name.endswith(".git")
-            try:  # a `*.git` symlink to a folder is listed (as before); no symlink is entered
-                if not entry.is_dir(follow_symlinks=is_git):
-                    continue
-            except OSError:
-                continue
-            name = prefix + entry.name
-            if is_git:
-                repo = name[:-4]
-                problem = repo_name_problem(repo)
-                if problem is None:
-                    out.append(repo)
-                else:
-                    skipped.append((repo, problem))
-            elif depth + 1 < MAX_REPO_DEPTH:
-                stack.append((entry.path, name + "/", depth + 1))
-            else:
-                skipped.append((name + "/", f"is more than {MAX_REPO_DEPTH} levels deep"))
-    if skipped:
-        from gitolite_triggers import glog
-
-        for name, why in sorted(skipped)[:20]:
-            glog.log(rc, "warn", f"repo base walk: skipped '{name[:300]}': it {why}")
-    return sorted(out)
 
 
 def readable(rc: Rc, user: str, repos: list[str]) -> set[str]:

@@ -20,9 +20,10 @@ local push on the server) is refused in pre-receive and update, naming the bypas
 admin sets ``GL_BYPASS_ACCESS_CHECKS=1`` for such a push; it is logged as a bypass
 ``update`` line and allowed (gitolite's answer, as in ``gitolite push``).
 
-Errors are messages, never tracebacks: the pusher sees them on their terminal. What
-escapes a hook (a broken rc, an unexpected error) is reported by ``cli.guarded`` as a
-generic line with the session id (the detail goes to the log). The umask is 0077 until
+Errors are messages, never tracebacks: the pusher sees them on their terminal. A refusal
+raises ``errors.Fatal``; ``guard.guarded`` prints it (``FATAL: ...``) and logs one ``die``
+line. What else escapes a hook (a broken rc, an unexpected error) it reports as a generic
+line with the session id (the detail goes to the log). The umask is 0077 until
 the rc's UMASK is known. Locations come from HOME and the rc only: the hooks run in the
 environment the forced command cleaned (shell/wrapper.py), plus git's own GIT_* variables.
 """
@@ -33,6 +34,8 @@ import os
 import sys
 
 from gitolite_triggers import glog
+from gitolite_triggers.errors import Fatal, fatal_lines
+from gitolite_triggers.guard import refuse
 from gitolite_triggers.rc import SAFE_UMASK, Rc, load_rc
 
 TYPE_CHECKING = False
@@ -41,7 +44,7 @@ if TYPE_CHECKING:
 
 BYPASS_VAR = "GL_BYPASS_ACCESS_CHECKS"
 NOT_THROUGH_SHELL = (
-    "FATAL: this push did not come through `gitolite-triggers shell` (GL_USER is not set), "
+    "this push did not come through `gitolite-triggers shell` (GL_USER is not set), "
     f"so there is no user to check access for; refusing it. An admin pushing locally on the "
     f"server sets {BYPASS_VAR}=1 to skip the access checks (logged as a bypass)."
 )
@@ -50,7 +53,7 @@ NOT_THROUGH_SHELL = (
 def main(hook: str, argv: list[str]) -> int:
     """Run hook ``hook`` with git's arguments ``argv``; return the hook's exit status."""
     os.umask(SAFE_UMASK)
-    from gitolite_triggers.cli import guarded
+    from gitolite_triggers.guard import guarded
 
     return guarded(lambda: _run(hook, argv), client=True)
 
@@ -60,8 +63,7 @@ def _run(hook: str, argv: list[str]) -> int:
     rc.apply_process_settings()
     handler = HANDLERS.get(hook)
     if handler is None:
-        print(f"FATAL: gitolite-triggers has no '{hook}' hook", file=sys.stderr)
-        return 1
+        raise Fatal(f"gitolite-triggers has no '{hook}' hook")
     return handler(rc, argv)
 
 
@@ -100,15 +102,9 @@ def _unix_user() -> str:
         return str(os.getuid())
 
 
-def _refuse_unknown_pusher(rc: Rc, hook: str) -> int:
-    print(NOT_THROUGH_SHELL, file=sys.stderr)
-    glog.log(
-        rc,
-        "die",
-        f"{hook}: push refused: not through gitolite-triggers shell (no GL_USER)",
-        os.getcwd(),
-    )
-    return 1
+def _unknown_pusher(hook: str) -> Fatal:
+    why = f"{hook}: push refused: not through gitolite-triggers shell (no GL_USER)"
+    return Fatal(NOT_THROUGH_SHELL, log=(why, os.getcwd()))
 
 
 # ---------------------------------------------------------------- the perm letter
@@ -183,33 +179,25 @@ def _fire_list(
 def update(rc: Rc, argv: list[str]) -> int:
     """Check (2) for one ref: ``update REF OLD NEW``."""
     if len(argv) != 3:
-        print(
-            f"FATAL: update hook: expected REF OLD NEW, got {len(argv)} arguments", file=sys.stderr
-        )
-        return 1
+        raise Fatal(f"update hook: expected REF OLD NEW, got {len(argv)} arguments")
     ref, old, new = argv
     repo, user = _who(rc)
     if _bypass():
         glog.log(rc, "update", os.getcwd(), f"({_unix_user()})", "bypass", ref, old, new)
-        return _admin_content(rc, repo, user, ref, new) or _fire_list(
-            rc, "update", argv, repo, user
-        )
+        _admin_content(rc, repo, user, ref, new)
+        return _fire_list(rc, "update", argv, repo, user)
     if user is None or repo is None:
-        return _refuse_unknown_pusher(rc, "update")
+        raise _unknown_pusher("update")
     from gitolite_triggers.names import is_ref, repo_name_problem
 
     problem = repo_name_problem(repo)
     if problem:  # the wrapper refuses these first; never touch a folder by another name
         msg = f"invalid repo name '{repo}': it {problem}"
-        print(f"FATAL: {msg}", file=sys.stderr)
-        glog.log(rc, "die", repo, user, msg)
-        return 1
+        raise Fatal(msg, log=(repo, user, msg))
     _relink(rc, repo)
     if not is_ref(ref):
         msg = f"invalid ref name {ref!r} (refs must match gitolite's REF_OR_FILENAME_PATT)"
-        print(f"FATAL: {msg}", file=sys.stderr)
-        glog.log(rc, "die", repo, user, msg)
-        return 1
+        raise Fatal(msg, log=(repo, user, msg))
     from gitolite_triggers.conf.errors import AccessError
     from gitolite_triggers.conf.query import access, is_denied, options_for
     from gitolite_triggers.runner import fire
@@ -218,32 +206,24 @@ def update(rc: Rc, argv: list[str]) -> int:
     try:
         result = access(rc, repo, user, aa, ref)
     except AccessError as e:  # e.g. a stored refex RE2 refuses: deny, say why (no internals)
-        print(f"FATAL: {e}", file=sys.stderr)
-        glog.log(rc, "die", repo, user, str(e))
-        return 1
+        raise Fatal(str(e), log=(repo, user, str(e))) from None
     for name, args in (
         ("ACCESS_CHECK", (repo, user, aa, ref, result)),
         ("ACCESS_2", (repo, user, aa, ref, result, old, new)),
     ):
         status = fire(rc, name, *args, repo=repo, user=user)
         if status:
-            print(f"FATAL: {name} trigger rejected {ref} (exit {status})", file=sys.stderr)
-            glog.log(rc, "die", f"{name} trigger rejected {ref} (exit {status})")
-            return status
+            raise Fatal(f"{name} trigger rejected {ref} (exit {status})", status)
     if is_denied(result):
-        print(f"FATAL: {result}", file=sys.stderr)
-        glog.log(rc, "die", result)
-        return 1
-    refused = _admin_content(rc, repo, user, ref, new)
-    if refused:
-        return refused
+        raise Fatal(result)
+    _admin_content(rc, repo, user, ref, new)
     glog.log(rc, "update", repo, user, aa, ref, old, new, result)
     return _fire_list(rc, "update", argv, repo, user)
 
 
 def _admin_content(
     rc: Rc, repo: str | None, user: str | None, ref: str, new: str, hook: str = "update"
-) -> int:
+) -> None:
     """gitolite-admin only: refuse a push that brings a private key into keydir/ or, on the
     checked-out branch, a symlink/submodule into conf/ or keydir/ (adminpush.pushed_problems).
 
@@ -256,7 +236,7 @@ def _admin_content(
     from gitolite_triggers.repos import ADMIN_REPO
 
     if repo != ADMIN_REPO:
-        return 0
+        return
     from gitolite_triggers import adminpush
 
     try:
@@ -264,22 +244,19 @@ def _admin_content(
     except adminpush.AdminPushError as e:
         problems = [f"could not check the pushed files: {e}"]
     if not problems:
-        return 0
-    for problem in problems:
-        print(f"FATAL: {problem}", file=sys.stderr)
+        return
     stored = (
         "nothing was stored on the server"
         if hook == "pre-receive"
         else "the ref was not updated (the pushed objects are unreferenced; git gc drops them)"
     )
-    print(
-        f"FATAL: push of {ref} to {ADMIN_REPO} refused: {stored}, and the rules, keys and files "
+    summary = (
+        f"push of {ref} to {ADMIN_REPO} refused: {stored}, and the rules, keys and files "
         "in force are unchanged. Fix your commits (a private key must go from every commit: "
-        "git rebase -i, or git reset and commit again) and push again.",
-        file=sys.stderr,
+        "git rebase -i, or git reset and commit again) and push again."
     )
-    glog.log(rc, "die", repo, user or "", f"admin push refused ({ref}): {problems[0]}")
-    return 1
+    why = f"admin push refused ({ref}): {problems[0]}"
+    raise Fatal(fatal_lines(*problems, summary), log=(repo, user or "", why))
 
 
 def _relink(rc: Rc, repo: str) -> None:
@@ -305,14 +282,12 @@ def pre_receive(rc: Rc, argv: list[str]) -> int:
     data = _read_stdin()
     repo, user = _who(rc)
     if user is None and not _bypass():
-        return _refuse_unknown_pusher(rc, "pre-receive")
+        raise _unknown_pusher("pre-receive")
     from gitolite_triggers.repos import ADMIN_REPO
 
     if repo == ADMIN_REPO:
         for _old, new, ref in parse_updates(data):
-            refused = _admin_content(rc, repo, user, ref, new, hook="pre-receive")
-            if refused:
-                return refused
+            _admin_content(rc, repo, user, ref, new, hook="pre-receive")
     return _fire_list(rc, "pre-receive", argv, repo, user, data)
 
 
@@ -334,7 +309,7 @@ def post_receive(rc: Rc, argv: list[str]) -> int:
                 rc, os.environ.get("GL_TID", str(os.getpid())), repo, parse_updates(data)
             )
         except OSError as e:
-            from gitolite_triggers.rcerrors import session_ref
+            from gitolite_triggers.errors import session_ref
 
             # the pusher is told, but not the server's path that failed (the log has it)
             print(
@@ -353,7 +328,10 @@ def post_update(rc: Rc, argv: list[str]) -> int:
     if repo == ADMIN_REPO:
         from gitolite_triggers import adminpush
 
-        status = int(adminpush.post_update(rc, list(argv)) or 0)
+        try:
+            status = int(adminpush.post_update(rc, list(argv)) or 0)
+        except Fatal as e:  # reported here: the rc's post-update list runs all the same
+            status = refuse(e)
     listed = _fire_list(rc, "post-update", argv, repo, user)
     return status or listed
 

@@ -38,7 +38,7 @@ class Call:
         """The repos this call updates: ``only_repo``, or every repo on disk."""
         if self.only_repo:
             return [self.only_repo]
-        from gitolite_triggers.conf.query import physical_repos
+        from gitolite_triggers.repos import physical_repos
 
         return physical_repos(rc)
 
@@ -52,13 +52,22 @@ def parse_call(argv: list[str]) -> Call:
 
 
 def guarded(program: str, body: Callable[[list[str]], int], argv: list[str]) -> int:
-    """Run a program's body; an OS error (unwritable list, vanished repo) is a message, not a traceback."""
+    """Run a program's body: a refusal (``Fatal``) or an OS error (unwritable list, vanished
+    repo) is one ``FATAL: <program>: ...`` line and one ``die`` record (guard.refuse, the
+    process's one reporter), not a traceback. A program's top: it runs in-process under the
+    runner, or as a script, and either way ends with an exit status."""
+    from gitolite_triggers.errors import Fatal, RcError
+    from gitolite_triggers.guard import refuse
+
     try:
         return body(argv)
+    except RcError as e:  # as it is: refuse() shows a client only the generic line
+        return refuse(e)
+    except Fatal as e:
+        return refuse(Fatal(f"{program}: {e.message}", e.status))
     except OSError as e:
         where = f" {e.filename}" if e.filename else ""
-        print(f"FATAL: {program}:{where}: {e.strerror or e}", file=sys.stderr)
-        return 1
+        return refuse(Fatal(f"{program}:{where}: {e.strerror or e}"))
 
 
 def warn(program: str, text: str) -> None:

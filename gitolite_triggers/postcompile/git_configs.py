@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from gitolite_triggers.postcompile import gitconfig_file
@@ -75,6 +74,7 @@ def _main(argv: list[str]) -> int:
         if os.path.isdir(path):
             failed += update_repo(path, configs_for(rc, repo))
     if failed:
-        print(f"FATAL: {PROG}: {failed} git config change(s) failed (see above)", file=sys.stderr)
-        return 1
+        from gitolite_triggers.errors import Fatal
+
+        raise Fatal(f"{failed} git config change(s) failed (see above)")
     return 0

@@ -52,8 +52,8 @@ def main(argv: list[str]) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    from gitolite_triggers.conf.query import physical_repos
     from gitolite_triggers.rc import load_rc
+    from gitolite_triggers.repos import physical_repos
 
     call = parse_call(argv)
     rc = load_rc()

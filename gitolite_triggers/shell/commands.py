@@ -1,6 +1,7 @@
 """The commands a user can run over ssh: ``info``, ``help``, ``perms`` (gitolite's syntax).
 
-As in gitolite, commands get no ACCESS/PRE_GIT/POST_GIT triggers and no END line.
+As in gitolite, commands get no ACCESS/PRE_GIT/POST_GIT triggers and no END line. A
+refusal raises ``errors.Fatal`` (one ``FATAL:`` line, one ``die`` log line).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
+from gitolite_triggers.errors import Fatal
 from gitolite_triggers.names import is_user_name, repo_name_problem
 from gitolite_triggers.rc import Rc
 from gitolite_triggers.shell.soc import CommandRequest
@@ -32,14 +34,6 @@ Only the repo's creator may list or change its roles; the role names are the rc'
 def run_command(rc: Rc, user: str, req: CommandRequest) -> int:
     handler = {"info": info, "help": help_, "perms": perms}[req.name]
     return handler(rc, user, list(req.args))
-
-
-def _fatal(message: str) -> int:
-    from gitolite_triggers import glog
-
-    print(f"FATAL: {message}", file=sys.stderr)
-    glog.log(None, "die", message)
-    return 1
 
 
 def greeting(user: str) -> str:
@@ -89,10 +83,11 @@ def _perm_string(rc: Rc, repo: str, user: str, letters: tuple[str, ...]) -> str:
 
 def info(rc: Rc, user: str, args: list[str]) -> int:
     """Patterns the user can create or read/write (R W C), then existing repos (R W)."""
-    from gitolite_triggers.conf.query import physical_repos, readable, wild_patterns
+    from gitolite_triggers.conf.query import readable, wild_patterns
+    from gitolite_triggers.repos import physical_repos
 
     if args:
-        return _fatal("info takes no arguments here")
+        raise Fatal("info takes no arguments here")
     lines = [greeting(user), "\n"]
     for pattern in sorted(wild_patterns(rc)):
         perm = _perm_string(rc, pattern, user, ("R", "W", "^C"))
@@ -125,8 +120,7 @@ def help_(rc: Rc, user: str, args: list[str]) -> int:
 def _owned_path(rc: Rc, repo: str, user: str) -> str | None:
     """The repo's directory if it exists and ``user`` created it, else None."""
     from gitolite_triggers.conf.query import creator
-    from gitolite_triggers.repos import repo_path
-    from gitolite_triggers.shell.wrapper import inside_repo_base
+    from gitolite_triggers.repos import inside_repo_base, repo_path
 
     if repo_name_problem(repo):
         return None
@@ -158,19 +152,19 @@ def perms(rc: Rc, user: str, args: list[str]) -> int:
     repo = args[0]
     path = _owned_path(rc, repo, user)
     if path is None:
-        return _fatal(GENERIC_ERROR)
+        raise Fatal(GENERIC_ERROR)
     pf = os.path.join(path, "gl-perms")
     if args[1:] == ["-l"]:
         sys.stdout.write("".join(_read_lines(pf)))
         return 0
     if len(args) != 4 or args[1] not in ("+", "-"):
-        return _fatal("Invalid syntax.  Please re-run with '-h' for detailed usage")
+        raise Fatal("Invalid syntax.  Please re-run with '-h' for detailed usage")
     op, role, who = args[1:]
     if not is_user_name(who):
-        return _fatal(f"Invalid user '{who}'")
+        raise Fatal(f"Invalid user '{who}'")
     roles = list(rc.get("ROLES") or [])
     if op == "+" and role not in roles:
-        return _fatal(f"Invalid role '{role}'; valid roles: {' '.join(roles)}")
+        raise Fatal(f"Invalid role '{role}'; valid roles: {' '.join(roles)}")
     line = f"{role} {who}\n"
     # One writer at a time: read-modify-write under a lock, then an atomic rename.
     import fcntl

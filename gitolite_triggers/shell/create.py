@@ -1,7 +1,8 @@
 """Create a wild repo on a user's fetch or push (gitolite's ``new_wild_repo``).
 
 PRE_CREATE (repo, user) -> ``git init --bare`` with our hooks -> ``gl-creator`` ->
-POST_CREATE (repo, user). A failing PRE_CREATE stops before anything is created; a
+POST_CREATE (repo, user). A failing PRE_CREATE stops before anything is created (a
+``Fatal`` refusal: the session ends with its status); a
 failing POST_CREATE ends the session with its status (the repo stays, as in gitolite).
 Creation holds an exclusive ``flock`` on the parent folder and builds the repo under a
 hidden name that is renamed into place, so of two sessions creating the same repo at once
@@ -14,9 +15,9 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import sys
 from pathlib import Path
 
+from gitolite_triggers.errors import Fatal
 from gitolite_triggers.rc import Rc
 from gitolite_triggers.runner import Options, fire
 
@@ -58,8 +59,7 @@ def create_wild_repo(rc: Rc, repo: str, user: str, opts: Options) -> tuple[int, 
 
     problem = repo_name_problem(repo)
     if problem:  # the SOC and the access check refuse these first; never make a folder for one
-        print(f"FATAL: cannot create '{repo}': it {problem}", file=sys.stderr)
-        return 1, False
+        raise Fatal(f"cannot create '{repo}': it {problem}")
     target = repo_path(rc, repo)
     made = _make_parents(target)
     lock = os.open(target.parent, os.O_RDONLY)
@@ -70,11 +70,7 @@ def create_wild_repo(rc: Rc, repo: str, user: str, opts: Options) -> tuple[int, 
         status = fire(rc, "PRE_CREATE", repo, user, opts=opts)
         if status:
             _remove_empty(made)
-            print(
-                f"FATAL: PRE_CREATE trigger refused creating '{repo}' (exit {status})",
-                file=sys.stderr,
-            )
-            return status, False
+            raise Fatal(f"PRE_CREATE trigger refused creating '{repo}' (exit {status})", status)
         # Build it under a hidden name, then rename: nobody ever sees a half-made repo.
         leaf = repo.rsplit("/", 1)
         hidden = f".{leaf[-1]}.creating-{os.getpid()}"

@@ -23,8 +23,9 @@ git's repository and config (GIT_DIR, GIT_CONFIG_*, GIT_EXEC_PATH, ...). Every l
 comes from HOME and the rc. GL_USER, GL_REPO and GL_TID are then exported by us for git's
 hooks, which inherit this cleaned environment through git.
 
-Errors: a refusal is one ``FATAL:`` line; anything unexpected (a broken rc included) is
-reported by cli.guarded as a generic line with the session id, the detail in the log.
+Errors: a refusal raises ``errors.Fatal``; guard.guarded prints it as one ``FATAL:`` line
+and logs one ``die`` line. Anything unexpected (a broken rc included) is reported by
+guarded as a generic line with the session id, the detail in the log.
 
 Start-up matters (every fetch): the hot path's rule, docs/architecture.md.
 """
@@ -35,6 +36,7 @@ import os
 import sys
 
 from gitolite_triggers import glog
+from gitolite_triggers.errors import Fatal
 from gitolite_triggers.names import is_user_name as valid_user
 from gitolite_triggers.rc import Rc, load_rc
 from gitolite_triggers.shell.soc import CommandRequest, GitRequest, SocError, parse, shown
@@ -50,16 +52,8 @@ def scrub_environment() -> None:
         del env[key]
 
 
-def die(rc: Rc | None, message: str, status: int = 1) -> int:
-    """Refuse: ``FATAL: message`` to the client, a ``die`` line in the log, non-zero status."""
-    sys.stdout.flush()
-    print(f"FATAL: {message}", file=sys.stderr, flush=True)
-    glog.log(rc, "die", message)
-    return status or 1
-
-
 def main(argv: list[str]) -> int:
-    """Run one ssh session (under cli.guarded: errors reach the client as one generic FATAL
+    """Run one ssh session (under guard.guarded: errors reach the client as one generic FATAL
     line with the session id, never a traceback or a server path)."""
     scrub_environment()
     if len(argv) != 1 or argv[0] in ("-h", "--help"):
@@ -78,12 +72,12 @@ def main(argv: list[str]) -> int:
     )
     glog.log(rc, "ssh", f"ARGV={user}", f"SOC={logged}", f"FROM={source}")  # glog escapes it
     if not valid_user(user):
-        return die(rc, f"invalid user name '{shown(user)}'")
+        raise Fatal(f"invalid user name '{shown(user)}'")
     os.environ["GL_USER"] = user
     try:
         request = parse(soc)
     except SocError as e:
-        return die(rc, str(e))
+        raise Fatal(str(e)) from None
     if isinstance(request, CommandRequest):
         from gitolite_triggers.shell.commands import run_command
 
@@ -113,42 +107,25 @@ def usage(argv: list[str]) -> int:
     parser.error(f"expected exactly one argument, USER (got {len(argv)})")
 
 
-def inside_repo_base(rc: Rc, path: str) -> bool:
-    """True when ``path`` (or, if missing, its nearest existing parent) resolves inside the
-    repo base: a symlink inside the base can never lead a fetch, push or create outside it."""
-    base_path = os.path.abspath(rc.repo_base)
-    base = os.path.realpath(base_path)
-    probe = os.path.abspath(path)
-    while not os.path.lexists(probe):
-        parent = os.path.dirname(probe)
-        if probe == base_path:
-            return True  # nothing exists yet below the base: no symlink to follow
-        if parent == probe:
-            return False
-        probe = parent
-    real = os.path.realpath(probe)
-    return real == base or real.startswith(base + os.sep)
-
-
 def _times() -> list[str]:
     t = os.times()
     return [f"{x:.2f}" for x in (t.user, t.system, t.children_user, t.children_system)]
 
 
 def git_session(rc: Rc, user: str, req: GitRequest) -> int:
-    from gitolite_triggers.repos import repo_dir
+    from gitolite_triggers.repos import inside_repo_base, repo_dir
 
     repo = req.repo
     os.environ["GL_REPO"] = repo
     path = repo_dir(rc, repo)
     if not inside_repo_base(rc, path):
-        return die(rc, f"repo '{repo}' resolves outside the repo base; refused")
+        raise Fatal(f"repo '{repo}' resolves outside the repo base; refused")
     from gitolite_triggers.conf.errors import AccessError
 
     try:
         return _checked_session(rc, user, req, path)
     except AccessError as e:  # bad input to the access check: gitolite's FATAL, no traceback
-        return die(rc, str(e))
+        raise Fatal(str(e)) from None
 
 
 def _checked_session(rc: Rc, user: str, req: GitRequest, path: str) -> int:
@@ -160,7 +137,7 @@ def _checked_session(rc: Rc, user: str, req: GitRequest, path: str) -> int:
 
     if not os.path.isdir(path):
         if os.path.lexists(path):
-            return die(rc, f"repo '{repo}' is not a directory on the server")
+            raise Fatal(f"repo '{repo}' is not a directory on the server")
         if not is_denied(access(rc, repo, user, "^C", "any")):
             from gitolite_triggers.shell.create import create_wild_repo
 
@@ -174,16 +151,14 @@ def _checked_session(rc: Rc, user: str, req: GitRequest, path: str) -> int:
     for name in ("ACCESS_CHECK", "ACCESS_1"):
         status = fire(rc, name, repo, user, aa, "any", result, opts=opts)
         if status:
-            return die(
-                rc, f"{name} trigger refused {aa} access to '{repo}' (exit {status})", status
-            )
+            raise Fatal(f"{name} trigger refused {aa} access to '{repo}' (exit {status})", status)
     if is_denied(result):
-        return die(rc, f"{result}\n(or you mis-spelled the reponame)")
+        raise Fatal(f"{result}\n(or you mis-spelled the reponame)")
     glog.log(rc, "pre_git", repo, user, aa, "any", result)
 
     status = fire(rc, "PRE_GIT", repo, user, aa, "any", verb, opts=opts)
     if status:
-        return die(rc, f"PRE_GIT trigger refused {verb} on '{repo}' (exit {status})", status)
+        raise Fatal(f"PRE_GIT trigger refused {verb} on '{repo}' (exit {status})", status)
 
     sys.stdout.flush()
     sys.stderr.flush()
