@@ -49,14 +49,24 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
 
 
-def test_a_read_only_folder_raises_oserror(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root writes into a read-only folder")
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o500)
-    try:
-        with pytest.raises(PermissionError):
-            write_atomic(folder / "f", b"x")
-    finally:
-        folder.chmod(0o700)
+def test_an_unwritable_folder_raises_oserror_and_leaves_nothing(tmp_path: Path) -> None:
+    """The rc cache's read-only-home tolerance relies on an OSError, never a half file.
+
+    Root writes into any folder whatever its mode, so the place nobody can write here is
+    a "folder" that is a regular file; a non-root run also tries a mode-0500 folder.
+    """
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_bytes(b"")
+    with pytest.raises(NotADirectoryError):
+        write_atomic(blocker / "f", b"x")
+    assert blocker.read_bytes() == b""
+    if os.geteuid() != 0:
+        folder = tmp_path / "ro"
+        folder.mkdir()
+        folder.chmod(0o500)
+        try:
+            with pytest.raises(PermissionError):
+                write_atomic(folder / "f", b"x")
+        finally:
+            folder.chmod(0o700)
+        assert list(folder.iterdir()) == []
