@@ -1,6 +1,6 @@
 """AUTH_OPTIONS: the sshd options that may go on every authorized_keys line, and why not.
 
-The rc's schema check (rcvalidate.py) and ``post-compile/ssh-authkeys`` (which refuses a
+The rc's schema check (rc/validate.py) and ``post-compile/ssh-authkeys`` (which refuses a
 bad value again before writing) both ask ``auth_options_problem``; it lives here, below
 both, so the rc's validation does not import a POST_COMPILE program.
 """

@@ -236,7 +236,9 @@ def _plant_cached_auth_options(server: Server, value: str) -> None:
     data = cache.read_bytes()
     magic, _, body = data.partition(b"\n")
     doc = marshal.loads(body)
-    settings = doc.get("settings", doc)  # rc.py's cache layout: the settings in their own dict
+    settings = doc.get(
+        "settings", doc
+    )  # rc/__init__.py's cache layout: the settings in their own dict
     assert "AUTH_OPTIONS" in settings
     settings["AUTH_OPTIONS"] = value
     cache.write_bytes(magic + b"\n" + marshal.dumps(doc))

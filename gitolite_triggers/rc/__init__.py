@@ -78,9 +78,9 @@ def build(files: list[Path] | None = None) -> tuple[dict[str, Any], list[str], l
     ``rc check`` resolves programs and reports every problem in one run (load_rc refuses
     an rc with any error, whatever the merge gave).
     """
-    from gitolite_triggers.rcmerge import merge
-    from gitolite_triggers.rcvalidate import check_keys, valid_part
-    from gitolite_triggers.rcyaml import load_file
+    from gitolite_triggers.rc.merge import merge
+    from gitolite_triggers.rc.validate import check_keys, valid_part
+    from gitolite_triggers.rc.yamlpos import load_file
 
     errors: list[str] = []
     warnings: list[str] = []

@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from gitolite_triggers.paths import expand
-from gitolite_triggers.rcvalidate import TRIGGER_SHAPE
-from gitolite_triggers.rcyaml import Loaded
+from gitolite_triggers.rc.validate import TRIGGER_SHAPE
+from gitolite_triggers.rc.yamlpos import Loaded
 
 HOOK_NAMES = ("pre-receive", "update", "post-receive", "post-update")
 

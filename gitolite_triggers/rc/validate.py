@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 from gitolite_triggers.paths import SCHEMA
-from gitolite_triggers.rcyaml import Loaded
+from gitolite_triggers.rc.yamlpos import Loaded
 
 TRIGGER_NAMES = (
     "ACCESS_CHECK",
