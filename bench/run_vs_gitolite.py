@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from vs_gitolite.main import main  # noqa: E402
+from vs_gitolite.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

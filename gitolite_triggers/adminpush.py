@@ -70,7 +70,7 @@ def _git_env(git_dir: Path, work_tree: str | None = None) -> dict[str, str]:
 
 
 def _git(env: dict[str, str], *args: str, check: bool = True) -> str:
-    proc = subprocess.run(  # noqa: S603
+    proc = subprocess.run(
         ["git", *args],
         env=env,
         capture_output=True,
@@ -223,9 +223,7 @@ def private_key_problems(env: dict[str, str], blobs: list[tuple[str, str]]) -> l
 
 
 def _git_bytes(env: dict[str, str], args: list[str], stdin: str) -> bytes:
-    proc = subprocess.run(  # noqa: S603
-        ["git", *args], env=env, input=stdin.encode(), capture_output=True
-    )
+    proc = subprocess.run(["git", *args], env=env, input=stdin.encode(), capture_output=True)
     if proc.returncode != 0:
         raise AdminPushError(
             f"git {' '.join(args)} failed: {proc.stderr.decode(errors='replace').strip()}"

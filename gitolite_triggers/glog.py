@@ -72,7 +72,7 @@ def _fallback_logfile() -> str:
         from gitolite_triggers.rc import load_rc
 
         return load_rc().logfile()
-    except Exception:  # noqa: BLE001 - a broken rc is the usual reason we are here
+    except Exception:  # a broken rc is the usual reason we are here
         return default_logfile()
 
 

@@ -36,7 +36,7 @@ def guarded(run: Callable[[], int | None], client: bool) -> int:
         return 130
     except Fatal as e:
         return refuse(e)
-    except Exception as e:  # noqa: BLE001 - the one place an unexpected error is reported
+    except Exception as e:  # the one place an unexpected error is reported
         import traceback
 
         detail = f"{type(e).__name__}: {e}"
@@ -72,7 +72,7 @@ def _log_die(*fields: str) -> None:
 
     try:
         glog.log(None, "die", *fields)
-    except Exception:  # noqa: BLE001 - reporting must not fail on an unwritable log
+    except Exception:  # reporting must not fail on an unwritable log
         pass
 
 

@@ -88,7 +88,7 @@ def run(
         if isinstance(code, int):
             return code, ""
         return 1, f"FATAL: trigger program '{entry['program']}' failed: {code}"
-    except Exception as e:  # noqa: BLE001 - the contract: a message, never a traceback
+    except Exception as e:  # the contract: a message, never a traceback
         text = str(e) or type(e).__name__
         return 1, f"FATAL: trigger program '{entry['program']}' failed: {text}"
     finally:

@@ -131,7 +131,7 @@ _cache: dict[str, Pattern] = {}
 _failed: dict[str, str] = {}
 
 
-def compile(pattern: str) -> Pattern:  # noqa: A001 - the name callers know from `re`
+def compile(pattern: str) -> Pattern:  # the name callers know from `re`
     """The pattern compiled by RE2, cached for the process; RegexError if RE2 cannot take it."""
     got = _cache.get(pattern)
     if got is not None:

@@ -80,14 +80,14 @@ def load_callable(spec: str) -> Callable_:
         module = sys.modules[module_name]
     except ImportError as e:
         raise NotFound(f"cannot import {module_name}: {e}") from None
-    func = module
+    func: object = module
     for part in func_name.split("."):
         func = getattr(func, part, None)
         if func is None:
             raise NotFound(f"{module_name} has no {func_name}")
     if not callable(func):
         raise NotFound(f"{spec} is not callable")
-    return func  # type: ignore[return-value]
+    return func
 
 
 def _entry_point(program: str) -> Resolved | None:
@@ -97,7 +97,7 @@ def _entry_point(program: str) -> Resolved | None:
         if ep.name == program:
             try:
                 return Resolved(program, func=ep.load(), where=f"entry point {ep.value}")
-            except Exception as e:  # noqa: BLE001 - a broken plugin must not crash the runner
+            except Exception as e:  # a broken plugin must not crash the runner
                 raise NotFound(f"entry point {ep.value} failed to load: {e}") from None
     return None
 

@@ -12,7 +12,7 @@ from gitolite_triggers.names import is_sha
 HEADS = "refs/heads/"
 
 
-class RefUpdate(tuple):  # type: ignore[type-arg]
+class RefUpdate(tuple[str, str, str]):
     """``(old, new, ref)``: object names before and after (all zeros: none), and the ref."""
 
     __slots__ = ()
@@ -22,15 +22,15 @@ class RefUpdate(tuple):  # type: ignore[type-arg]
 
     @property
     def old(self) -> str:
-        return self[0]  # type: ignore[no-any-return]
+        return self[0]
 
     @property
     def new(self) -> str:
-        return self[1]  # type: ignore[no-any-return]
+        return self[1]
 
     @property
     def ref(self) -> str:
-        return self[2]  # type: ignore[no-any-return]
+        return self[2]
 
     @property
     def is_create(self) -> bool:

@@ -197,7 +197,7 @@ def _template(rc: Rc) -> str:
     top = tempfile.mkdtemp(prefix=".repo-template-", dir=rc.admin_base)
     atexit.register(shutil.rmtree, top, True)
     template = os.path.join(top, "t.git")
-    subprocess.run(  # noqa: S603
+    subprocess.run(
         ["git", "init", "--bare", "--quiet", template],
         check=True,
         stdin=subprocess.DEVNULL,

@@ -237,7 +237,7 @@ def _run_program(
         sys.stdout.flush()
     sys.stderr.flush()
     try:
-        proc = subprocess.Popen(  # noqa: S603 - argv list, never a shell
+        proc = subprocess.Popen(  # argv list, never a shell
             [*target.command, *argv],  # type: ignore[misc]
             stdin=stdin,
             stdout=stdout,

@@ -175,7 +175,7 @@ def test_checks_racing_compiles_see_old_or_new_never_a_mix(server: Server) -> No
         write_conf(server, confs[compiles % 3])
         try:
             compile_conf(rc)
-        except Exception:  # noqa: BLE001 - the broken conf
+        except Exception:  # the broken conf
             failed += 1
         compiles += 1
     feeder.join()

@@ -11,7 +11,7 @@ from gitolite_triggers.conf.parse import cleanup, parse_conf
 from tests.support.confgen import ALL_PERMS
 
 
-def conf(tmp_path: Path, text: str, files: dict[str, str] | None = None, **kw) -> object:  # noqa: ANN003
+def conf(tmp_path: Path, text: str, files: dict[str, str] | None = None, **kw) -> object:
     d = tmp_path / "conf"
     d.mkdir(exist_ok=True)
     (d / "gitolite.conf").write_text(text)
@@ -21,7 +21,7 @@ def conf(tmp_path: Path, text: str, files: dict[str, str] | None = None, **kw) -
     return parse_conf(d, **kw)
 
 
-def error(tmp_path: Path, text: str, files: dict[str, str] | None = None, **kw) -> str:  # noqa: ANN003
+def error(tmp_path: Path, text: str, files: dict[str, str] | None = None, **kw) -> str:
     with pytest.raises(ConfError) as e:
         conf(tmp_path, text, files, **kw)
     return str(e.value)

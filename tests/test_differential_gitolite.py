@@ -25,13 +25,13 @@ from tests.support.gitolite_ref import GitoliteRef, require_gitolite
 from tests.support.server import Server
 
 
-def _precreated(gen) -> list[str]:  # noqa: ANN001
+def _precreated(gen) -> list[str]:
     """Plain repos both sides get as bare folders before compiling (``git init`` x 600 is
     most of this test's time); every 8th is left for the compiles to create."""
     return [name for i, name in enumerate(gen.plain) if i % 8]
 
 
-def _ours_setup(server: Server, gen) -> None:  # noqa: ANN001
+def _ours_setup(server: Server, gen) -> None:
     for name in _precreated(gen):
         (server.repo_base / f"{name}.git" / "hooks").mkdir(parents=True, exist_ok=True)
     conf = server.admin_base / "conf"
@@ -54,7 +54,7 @@ def _ours_setup(server: Server, gen) -> None:  # noqa: ANN001
             (path / "gl-perms").write_text(perms)
 
 
-def _ref_setup(home: Path, gen) -> GitoliteRef:  # noqa: ANN001
+def _ref_setup(home: Path, gen) -> GitoliteRef:
     ref = GitoliteRef(home)
     ref.setup()
     for name in _precreated(gen):
@@ -67,7 +67,7 @@ def _ref_setup(home: Path, gen) -> GitoliteRef:  # noqa: ANN001
     return ref
 
 
-def _ours_batch(server: Server, queries, gl_user: str | None) -> list[tuple[str, str]]:  # noqa: ANN001
+def _ours_batch(server: Server, queries, gl_user: str | None) -> list[tuple[str, str]]:
     stdin = "".join(" ".join(q) + "\n" for q in queries)
     extra = {"GL_USER": gl_user} if gl_user else {}
     p = server.cli("access", "--batch", input=stdin, extra_env=extra)
@@ -80,7 +80,7 @@ def _ours_batch(server: Server, queries, gl_user: str | None) -> list[tuple[str,
 CREATE_PAIRS = [("R", "any"), ("^C", "any"), ("C", "any"), ("W", "master")]
 
 
-def _creator_as_regex_differs(gen, gl_user: str | None) -> set[str]:  # noqa: ANN001
+def _creator_as_regex_differs(gen, gl_user: str | None) -> set[str]:
     """Repos whose answers differ from gitolite's on purpose (docs/conf.md, deliberate
     differences): gitolite puts the creator's name into its generic-name regex as it is
     (``s/\\b$creator\\b/CREATOR/``), so creator ``x+y`` never matches its own name and

@@ -21,7 +21,7 @@ from vs_gitolite.pyenv import REPO_ROOT
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from tests.support.sshd import SshClient, Sshd, SshKey  # noqa: E402
+from tests.support.sshd import SshClient, Sshd, SshKey
 
 
 class BenchSshd(Sshd):

@@ -39,6 +39,10 @@ from gitolite_triggers.buildkite import config
 from gitolite_triggers.buildkite.spool import Record, Spool
 from gitolite_triggers.rc import Rc, load_rc
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import requests
+
 CRASH_ENV = "GITOLITE_TRIGGERS_BK_CRASH_AT"  # tests: SIGKILL ourselves at a named point
 
 
@@ -47,17 +51,20 @@ def _crash_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _body_text(resp: Any, limit: int = 2000) -> str:
+def _body_text(resp: requests.Response, limit: int = 2000) -> str:
     try:
         text = resp.text
-    except Exception:  # noqa: BLE001
+    except Exception:
         return ""
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _header_int(resp: Any, name: str) -> int | None:
+def _header_int(resp: requests.Response, name: str) -> int | None:
+    value = resp.headers.get(name)
+    if value is None:
+        return None
     try:
-        return int(resp.headers.get(name))
+        return int(value)
     except (TypeError, ValueError):
         return None
 
@@ -70,7 +77,7 @@ class Deliverer:
         self.s = config.settings(rc)
         self.spool = Spool(self.s.spool_dir)
         self.say = say or (lambda _msg: None)
-        self.session: Any = None
+        self.session: requests.Session | None = None
         self.token = ""
         self.not_before = 0.0  # global pause after a 429 or an exhausted rate limit
         self.tried: set[str] = set()  # record ids attempted in this run
@@ -79,7 +86,7 @@ class Deliverer:
     def log(self, *fields: str) -> None:
         glog.log(self.rc, "buildkite", *fields)
 
-    def _http(self) -> Any:
+    def _http(self) -> requests.Session:
         if self.session is None:
             import requests
 
@@ -101,16 +108,16 @@ class Deliverer:
         return (self.s.connect_timeout, self.s.read_timeout)
 
     def _backoff(self, rec: Record) -> float:
-        n = max(1, rec.get("failures", 1))
-        base = min(self.s.max_delay, self.s.initial_delay * (2 ** (n - 1)))
-        return base * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
+        n: int = max(1, rec.get("failures", 1))
+        base: float = min(self.s.max_delay, self.s.initial_delay * (2 ** (n - 1)))
+        return base * random.uniform(0.5, 1.0)  # jitter, not crypto
 
     def _note(self, rec: Record, what: str) -> None:
         rec.setdefault("history", []).append(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {what}")
         rec["history"] = rec["history"][-20:]
         rec["last_error"] = what
 
-    def _pace(self, resp: Any) -> None:
+    def _pace(self, resp: requests.Response) -> None:
         """Honour an exhausted rate limit even on a successful answer."""
         for rem, reset in (
             ("RateLimit-Remaining", "RateLimit-Reset"),
@@ -182,7 +189,7 @@ class Deliverer:
 
         git_dir = str(repo_path(self.rc, rec["repo"]))
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-        proc = subprocess.run(  # noqa: S603 - argv list
+        proc = subprocess.run(  # argv list
             [
                 "git",
                 f"--git-dir={git_dir}",
@@ -294,7 +301,7 @@ class Deliverer:
             rec["failures"] = rec.get("failures", 0) + 1
             self._later(rec, self._backoff(rec), f"POST answered HTTP {status}")
 
-    def _rate_or_backoff(self, rec: Record, resp: Any, what: str) -> None:
+    def _rate_or_backoff(self, rec: Record, resp: requests.Response, what: str) -> None:
         if resp.status_code == 429:
             resets = [
                 v
@@ -314,7 +321,7 @@ class Deliverer:
                 max(1.0, float(max(resets))) if resets else self._backoff(rec),
                 self.s.max_rate_limit_wait,
             )
-            wait += random.uniform(0, 0.25)  # noqa: S311
+            wait += random.uniform(0, 0.25)
             self.not_before = max(self.not_before, time.time() + wait)
             self._later(rec, wait, f"{what} rate limited (429)")
         else:
@@ -446,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         except config.TokenError as e:
             d.log("error", f"cannot deliver: {e}; records stay in {d.spool.dir('pending')}")
             return 1
-    except Exception as e:  # noqa: BLE001 - detached: log, never a traceback to nowhere
+    except Exception as e:  # detached: log, never a traceback to nowhere
         glog.log(None, "buildkite", "error", f"deliverer failed: {type(e).__name__}: {e}")
         return 1
 

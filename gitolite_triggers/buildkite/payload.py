@@ -33,7 +33,7 @@ def commit_infos(git_dir: str, objects: list[str]) -> dict[str, CommitInfo]:
     if not objects:
         return {}
     git = ["git", f"--git-dir={git_dir}"]
-    peel = subprocess.run(  # noqa: S603 - argv list
+    peel = subprocess.run(  # argv list
         [*git, "cat-file", "--batch-check=%(objectname) %(objecttype)"],
         input="".join(f"{o}^{{commit}}\n" for o in objects).encode(),
         capture_output=True,
@@ -45,7 +45,7 @@ def commit_infos(git_dir: str, objects: list[str]) -> dict[str, CommitInfo]:
             commit_of[obj] = parts[0]
     if not commit_of:
         return {}
-    shown = subprocess.run(  # noqa: S603 - argv list
+    shown = subprocess.run(  # argv list
         [
             *git,
             "log",

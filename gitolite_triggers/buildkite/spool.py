@@ -153,7 +153,8 @@ class Spool:
                 return None  # a symlink planted in the spool: never followed
             raise
         with open(fd, encoding="utf-8") as f:
-            return json.load(f)
+            rec: Record = json.load(f)  # save() wrote it from a Record
+        return rec
 
     def ids(self, state: str) -> list[str]:
         try:

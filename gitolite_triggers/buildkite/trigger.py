@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0  # a fetch: nothing to build, and nothing loaded
     try:
         return _main(args)
-    except Exception as e:  # noqa: BLE001 - a message for the pusher and the log, not a traceback
+    except Exception as e:  # a message for the pusher and the log, not a traceback
         from gitolite_triggers.errors import session_ref, talking_to_client
 
         msg = f"buildkite: could not queue builds: {type(e).__name__}: {e}"
@@ -205,7 +205,7 @@ def kick(rc: Rc, spool_dir: str) -> None:
     nice = shutil.which("nice")
     prefix = [nice, "-n", "10"] if nice else []
     try:
-        subprocess.Popen(  # noqa: S603 - argv list, no shell
+        subprocess.Popen(  # argv list, no shell
             [*prefix, *deliverer_argv()],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

@@ -262,7 +262,7 @@ def prepare_admin_base(
 def _git(
     args: list[str], env: dict[str, str], check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         ["git", *args],
         env=env,
         capture_output=True,

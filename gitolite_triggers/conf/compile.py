@@ -150,7 +150,7 @@ def _compile_locked(rc: Rc, conf_dir: Path, started: float, fire_triggers: bool)
                 )
         try:
             repos_mod.init_bare(rc, name)
-        except Exception as e:  # noqa: BLE001 - reported with the conf location
+        except Exception as e:  # reported with the conf location
             raise CompileError([(where[0], where[1], f"creating repo '{name}' failed: {e}")]) from e
         report.created.append(name)
     header, entries = build_entries(parsed, names)

@@ -227,7 +227,7 @@ class _Reader:
 
 
 class _Parser:
-    def __init__(self, parsed: Parsed, roles: set[str], config_keys: list[str]) -> None:
+    def __init__(self, parsed: Parsed, roles: set[str], config_keys: list[re.Pattern[str]]) -> None:
         self.p = parsed
         self.roles = roles
         self.key_res = config_keys

@@ -124,9 +124,12 @@ class Snapshot:
         i = _bucket(key, self.nbuckets)
         bucket = self._buckets.get(i)
         if bucket is None:
+            fd = self.fd
+            if fd is None:  # closed: only __del__ closes, so never in practice
+                raise StoreError("compiled rules file is closed")
             try:
-                start, end = _OFFS.unpack(os.pread(self.fd, 16, self.table_off + 8 * i))
-                bucket = marshal.loads(os.pread(self.fd, end - start, start))
+                start, end = _OFFS.unpack(os.pread(fd, 16, self.table_off + 8 * i))
+                bucket = marshal.loads(os.pread(fd, end - start, start))
             except (ValueError, EOFError, TypeError, struct.error, OSError) as e:
                 raise StoreError(
                     f"compiled rules file is damaged ({e}); run `gitolite-triggers compile`"
@@ -142,7 +145,7 @@ class Snapshot:
     def __del__(self) -> None:
         try:
             self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
+        except Exception:  # interpreter shutdown
             pass
 
 

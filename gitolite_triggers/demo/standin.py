@@ -208,7 +208,7 @@ class StandIn:
         self,
         host: str = "127.0.0.1",
         port: int = 0,
-        tokens: dict[str, list[str]] | None = None,
+        tokens: dict[str, list[str] | None] | None = None,
         pipelines: list[str] | None = None,
         org_limit: int = 200,
         user_limit: int = 50,
@@ -228,9 +228,9 @@ class StandIn:
         self.faults: list[Fault] = []
         self._received: list[dict[str, Any]] = []
         self.release = threading.Event()  # set to let hung requests go (also on stop)
-        self.httpd = ThreadingHTTPServer((host, port), _Handler)
+        self.httpd = _Server((host, port), _Handler)
         self.httpd.daemon_threads = True
-        self.httpd.standin = self  # type: ignore[attr-defined]
+        self.httpd.standin = self
         self._thread: threading.Thread | None = None
 
     # ----- configuration (in-process API) -----
@@ -429,6 +429,13 @@ class StandIn:
             return build
 
 
+class _Server(ThreadingHTTPServer):
+    """The HTTP server, carrying the StandIn its handlers answer for."""
+
+    server_address: tuple[str, int]  # AF_INET
+    standin: StandIn
+
+
 class _Dropped(Exception):
     """The handler closed the connection on purpose (a fault)."""
 
@@ -437,13 +444,14 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "buildkite-standin/1"
     _entry: dict[str, Any] | None = None  # the request being answered, as received() lists it
+    server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:  # `format`: the base class's name
         pass  # quiet: tests read received() instead
 
     @property
     def si(self) -> StandIn:
-        return self.server.standin  # type: ignore[attr-defined]
+        return self.server.standin
 
     # ----- helpers -----
     def _lacks_scope(self, token: Token, scope: str, headers: dict[str, str]) -> bool:

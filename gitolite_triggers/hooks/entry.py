@@ -114,7 +114,7 @@ def _git(*args: str) -> str:
     """Run a read-only git command in the hook's repo (quarantine env inherited)."""
     import subprocess
 
-    proc = subprocess.run(  # noqa: S603 - argv list
+    proc = subprocess.run(  # argv list
         ["git", *args], stdin=subprocess.DEVNULL, capture_output=True, text=True
     )
     return proc.stdout.strip() if proc.returncode == 0 else ""

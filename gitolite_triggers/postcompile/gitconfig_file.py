@@ -106,7 +106,7 @@ def read(config: Path) -> dict[str, str]:
 
 
 def read_with_git(config: Path) -> dict[str, str]:
-    proc = subprocess.run(  # noqa: S603
+    proc = subprocess.run(
         ["git", "config", "--file", str(config), "--list", "-z"],
         capture_output=True,
         check=False,

@@ -210,7 +210,7 @@ def fingerprint_check(keys: list[Key]) -> tuple[list[Key], list[str]]:
     # bad lines) tells us exactly which keys it accepted.
     data = "".join(f"{k.ktype} {k.blob} {i}\n" for i, k in enumerate(keys))
     try:
-        proc = subprocess.run(  # noqa: S603
+        proc = subprocess.run(
             ["ssh-keygen", "-l", "-f", "-"], input=data, capture_output=True, text=True, check=False
         )
     except FileNotFoundError:

@@ -173,11 +173,13 @@ class Rc:
 
     @property
     def repo_base(self) -> str:
-        return self.settings["GL_REPO_BASE"]
+        base: str = self.settings["GL_REPO_BASE"]  # the schema's type
+        return base
 
     @property
     def admin_base(self) -> str:
-        return self.settings["GL_ADMIN_BASE"]
+        base: str = self.settings["GL_ADMIN_BASE"]  # the schema's type
+        return base
 
     @property
     def local_code(self) -> str | None:
@@ -185,7 +187,8 @@ class Rc:
 
     @property
     def umask(self) -> int:
-        return self.settings["UMASK"]
+        umask: int = self.settings["UMASK"]  # the schema's type
+        return umask
 
     @property
     def buildkite(self) -> dict[str, Any]:
@@ -207,9 +210,9 @@ class Rc:
         An inherited ``GL_LOGFILE`` is never read: it is only exported for trigger programs.
         """
         now = time.localtime()
+        template: str = self.settings["LOG_TEMPLATE"]  # the schema's type
         return (
-            self.settings["LOG_TEMPLATE"]
-            .replace("%y", f"{now.tm_year:04d}")
+            template.replace("%y", f"{now.tm_year:04d}")
             .replace("%m", f"{now.tm_mon:02d}")
             .replace("%d", f"{now.tm_mday:02d}")
         )

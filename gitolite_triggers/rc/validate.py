@@ -10,10 +10,16 @@ import json
 import os
 import re
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from gitolite_triggers.paths import SCHEMA
 from gitolite_triggers.rc.yamlpos import Loaded
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from jsonschema import ValidationError
 
 TRIGGER_NAMES = (
     "ACCESS_CHECK",
@@ -32,7 +38,7 @@ TRIGGER_SHAPE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 def schema() -> dict[str, Any]:
     """The rc schema; the buildkite section's own schema is spliced in when present."""
     with open(os.path.join(SCHEMA, "rc.schema.json"), encoding="utf-8") as f:
-        doc = json.load(f)
+        doc: dict[str, Any] = json.load(f)  # a JSON object
     bk = os.path.join(SCHEMA, "buildkite.schema.json")
     if os.path.exists(bk):
         with open(bk, encoding="utf-8") as f:
@@ -78,7 +84,7 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _message(err: Any) -> str:
+def _message(err: ValidationError) -> str:
     """Say what was expected, in an admin's words rather than the schema's."""
     desc = err.schema.get("description") if isinstance(err.schema, dict) else None
     v = err.validator
@@ -87,11 +93,13 @@ def _message(err: Any) -> str:
         return f"missing required key {missing[0]!r}" if missing else err.message
     if v == "additionalProperties":
         extra = re.findall(r"'([^']+)'", err.message)
-        allowed = ", ".join(sorted(err.schema.get("properties", {})))
+        # the keyword is in a schema object, so that object is a mapping
+        allowed = ", ".join(sorted(cast("Mapping[str, Any]", err.schema).get("properties", {})))
         names = ", ".join(repr(e) for e in extra) or "a key"
         return f"unknown key {names}; expected one of: {allowed}"
     if v == "enum":
-        return f"expected one of {', '.join(map(repr, err.validator_value))}, got {_describe(err.instance)}"
+        values = cast("list[Any]", err.validator_value)  # enum's value: a list (the schema's)
+        return f"expected one of {', '.join(map(repr, values))}, got {_describe(err.instance)}"
     if v == "pattern" and tuple(err.absolute_path) == ("AUTH_OPTIONS",):
         # The pattern is unreadable; say what is wrong with this value (a final newline
         # from a YAML '>' block, a space, an unknown option) before what is expected.

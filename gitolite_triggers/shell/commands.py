@@ -75,7 +75,7 @@ def _perm_string(rc: Rc, repo: str, user: str, letters: tuple[str, ...]) -> str:
     for aa in letters:
         try:
             denied = is_denied(access(rc, repo, user, aa, "any"))
-        except Exception:  # noqa: BLE001 - a pattern the rules cannot evaluate: not listed
+        except Exception:  # a pattern the rules cannot evaluate: not listed
             denied = True
         out += "  " if denied else f" {aa.lstrip('^')}"
     return out

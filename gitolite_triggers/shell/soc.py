@@ -27,7 +27,7 @@ class SocError(Exception):
     """The command is refused; str() is the message for the client (without FATAL:)."""
 
 
-class GitRequest(tuple):  # type: ignore[type-arg]
+class GitRequest(tuple[str, str]):
     """A git verb (git-upload-pack | git-receive-pack | git-upload-archive) on a repo.
 
     A tuple ``(verb, repo)`` with names (a namedtuple would import collections).
@@ -40,11 +40,11 @@ class GitRequest(tuple):  # type: ignore[type-arg]
 
     @property
     def verb(self) -> str:
-        return self[0]  # type: ignore[no-any-return]
+        return self[0]
 
     @property
     def repo(self) -> str:
-        return self[1]  # type: ignore[no-any-return]
+        return self[1]
 
     @property
     def access(self) -> str:
@@ -55,7 +55,7 @@ class GitRequest(tuple):  # type: ignore[type-arg]
         return f"GitRequest(verb={self.verb!r}, repo={self.repo!r})"
 
 
-class CommandRequest(tuple):  # type: ignore[type-arg]
+class CommandRequest(tuple[str, tuple[str, ...]]):
     """A remote command (info, help, perms) and its argument words, as ``(name, args)``."""
 
     __slots__ = ()
@@ -65,11 +65,11 @@ class CommandRequest(tuple):  # type: ignore[type-arg]
 
     @property
     def name(self) -> str:
-        return self[0]  # type: ignore[no-any-return]
+        return self[0]
 
     @property
     def args(self) -> tuple[str, ...]:
-        return self[1]  # type: ignore[no-any-return]
+        return self[1]
 
     def __repr__(self) -> str:
         return f"CommandRequest(name={self.name!r}, args={self.args!r})"
