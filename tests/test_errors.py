@@ -7,6 +7,8 @@ one per failure: the hostile corpus counts them too).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.support.server import Server
@@ -101,3 +103,48 @@ def test_compile_of_a_bad_conf_is_one_refusal(server: Server) -> None:
     assert lines[-1] == "FATAL: compile failed; the previous compiled rules stay in force"
     dies = [ln for ln in server.log_text().splitlines() if "\tdie\t" in ln]
     assert len(dies) == 1 and "conf/gitolite.conf:2: " in dies[0]
+
+
+def _refusal(server: Server, *args: str) -> tuple[int, str, str, list[str]]:
+    r = server.cli(*args)
+    dies = [ln for ln in server.log_text().splitlines() if "\tdie\t" in ln]
+    return r.returncode, r.stdout, r.stderr, dies
+
+
+def test_an_admin_commands_refusal_is_one_fatal_line_its_status_and_one_die(
+    server: Server, tmp_path: Path
+) -> None:
+    """``rc show``, ``trigger``, ``access`` and ``buildkite deliver`` raise Fatal: guarded
+    prints it and logs it as gitolite's ``_die`` does, with the status each always had."""
+    code, out, err, dies = _refusal(server, "rc", "show", "NO_SUCH_KEY")
+    assert (code, out, err) == (1, "", "FATAL: 'NO_SUCH_KEY' is not set in the rc\n")
+    assert len(dies) == 1 and dies[0].endswith("\tdie\t'NO_SUCH_KEY' is not set in the rc")
+
+    code, out, err, dies = _refusal(server, "trigger", "POST_GTI")
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert err.startswith("FATAL: trigger 'POST_GTI' is not defined in the rc; defined triggers: ")
+    assert len(dies) == 2 and "\tdie\ttrigger 'POST_GTI' is not defined" in dies[1]
+
+    conf = server.admin_base / "conf"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "gitolite.conf").write_text("repo foo\n    RW+ = alice\n")
+    assert server.cli("compile").returncode == 0
+    code, out, err, dies = _refusal(server, "access", "foo", "alice", "X")
+    assert (code, out) == (2, "") and err.startswith("FATAL: invalid perm 'X' (one of ")
+    assert len(err.splitlines()) == 1
+    assert len(dies) == 3 and "\tdie\tinvalid perm 'X'" in dies[2]
+    # --batch answers a malformed line and goes on: output, not a refusal
+    r = server.cli("access", "--batch", input="foo alice X\nfoo alice W\n")
+    assert r.returncode == 0 and r.stderr == ""
+    assert r.stdout.splitlines()[0].startswith("2\tinvalid perm 'X'")
+    assert r.stdout.splitlines()[1].startswith("0\t")
+    assert len([ln for ln in server.log_text().splitlines() if "\tdie\t" in ln]) == 3
+
+    spool = tmp_path / "spool"
+    server.write_rc(f"buildkite:\n  spool_dir: {spool}\n", name="90-spool.yaml")
+    spool.mkdir(mode=0o700)
+    spool.chmod(0o777)
+    code, out, err, dies = _refusal(server, "buildkite", "deliver")
+    assert (code, out) == (1, "") and err.startswith("FATAL: ") and "writable" in err
+    assert len(err.splitlines()) == 1
+    assert len(dies) == 4 and "writable" in dies[3]

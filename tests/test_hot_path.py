@@ -1,7 +1,7 @@
 """The speed rule, as one test: what the hot path must never import.
 
 Every fetch starts the forced command and every push starts the hooks, so their Python
-start-up is paid per git operation (docs/architecture.md, "The hot path"). Each entry
+start-up is paid per git operation (docs/architecture.md, "The two rules"). Each entry
 point below runs through the real lean launchers (``python -IS``, launcher.py) with
 ``-X importtime``, and what it imported is checked against the one list, HOT_PATH_NEVER.
 """

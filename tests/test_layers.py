@@ -6,6 +6,9 @@ those under ``if TYPE_CHECKING:``. The top is ``cli.py`` (and ``__main__.py``), 
 dispatches to ``commands/``; everything else is a library those two use, and must not
 reach back up: a library that needs something a command has moves it down instead
 (``repos.relink_all_hooks``, ``guard.guarded``).
+
+The map in docs/architecture.md is held to the same source: it names every file of the
+package in the table of its layer, nothing else, and no module imports one of a higher layer.
 """
 
 from __future__ import annotations
@@ -123,3 +126,54 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     """The checker itself, on a graph that has a cycle (and on one that has none)."""
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) == []
+
+
+# The map: docs/architecture.md names every file of the package, in the table of its layer
+# ("### Layer N: ..."; the first column of a row names it, in backquotes).
+CHECKOUT = Path(__file__).resolve().parents[1]
+MAP = CHECKOUT / "docs" / "architecture.md"
+LAYER_HEADING = "### Layer "
+
+
+def map_rows() -> dict[str, int]:
+    """Each file the map's tables name (relative to the package) -> its layer number."""
+    rows: dict[str, int] = {}
+    layer = 0
+    for line in MAP.read_text(encoding="utf-8").splitlines():
+        if line.startswith(LAYER_HEADING):
+            layer = int(line[len(LAYER_HEADING) :].split(":")[0])
+        elif layer and line.startswith("| `"):
+            rows[line.split("`")[1]] = layer
+    return rows
+
+
+def package_files() -> set[str]:
+    """Every file of the package in this checkout (modules, scripts, schema, rc.d)."""
+    pkg = CHECKOUT / PACKAGE
+    return {
+        p.relative_to(pkg).as_posix()
+        for p in pkg.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith(".")
+    }
+
+
+def test_the_map_names_every_file_of_the_package_and_no_other() -> None:
+    rows = map_rows()
+    assert (rows["cli.py"], rows["shell/wrapper.py"], rows["errors.py"]) == (4, 3, 1)  # parsed
+    missing = sorted(package_files() - set(rows))
+    assert missing == [], f"docs/architecture.md: add a row to its layer's table for {missing}"
+    stale = sorted(set(rows) - package_files())
+    assert stale == [], f"docs/architecture.md names files the package does not have: {stale}"
+
+
+def test_no_module_imports_one_of_a_higher_layer_of_the_map() -> None:
+    layer = {module_name(ROOT / name): n for name, n in map_rows().items() if name.endswith(".py")}
+    upward = sorted(
+        f"{m} (layer {layer[m]}) imports {i} (layer {layer[i]})"
+        for m in GRAPH
+        for i in GRAPH[m]
+        if m in layer and i in layer and layer[i] > layer[m]
+    )
+    assert upward == [], "move the code down (or the module up in docs/architecture.md):\n" + (
+        "\n".join(upward)
+    )

@@ -19,6 +19,7 @@ from typing import Any
 
 from gitolite_triggers.buildkite import config
 from gitolite_triggers.buildkite.spool import Spool
+from gitolite_triggers.errors import Fatal
 from gitolite_triggers.rc import Rc, load_rc
 
 
@@ -71,8 +72,7 @@ def deliver(rc: Rc, once: bool) -> int:
     try:
         d.spool.ensure()  # an unsafe spool is refused before anything in it is read
     except SpoolError as e:
-        print(f"FATAL: {e}", file=sys.stderr)
-        return 1
+        raise Fatal(str(e)) from e
     n = len(d.spool.ids("pending"))
     print(f"{n} pending in {d.spool.root}", flush=True)
     if n == 0:
@@ -80,8 +80,7 @@ def deliver(rc: Rc, once: bool) -> int:
     try:
         got = d.run(ignore_schedule=True, once=once)
     except (config.TokenError, SpoolError) as e:
-        print(f"FATAL: {e}", file=sys.stderr)
-        return 1
+        raise Fatal(str(e)) from e
     if got == 3:
         print(
             f"another deliverer (pid {d.spool.holder() or '?'}) is working on this spool; it will deliver the pending records",

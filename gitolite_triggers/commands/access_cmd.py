@@ -21,6 +21,7 @@ import sys
 from gitolite_triggers.cliargs import Option, Parser
 from gitolite_triggers.conf.check import Checker
 from gitolite_triggers.conf.errors import AccessError, StoreError
+from gitolite_triggers.errors import Fatal
 from gitolite_triggers.names import is_ref
 from gitolite_triggers.rc import Rc, load_rc
 
@@ -84,8 +85,7 @@ def main(argv: list[str]) -> int:
     try:
         result = check_one(_checker(rc), *args)
     except (AccessError, StoreError) as e:
-        print(f"FATAL: {e}", file=sys.stderr)
-        return 2
+        raise Fatal(str(e), 2) from e
     if not quiet:
         print(result)
     return 1 if "DENIED" in result else 0

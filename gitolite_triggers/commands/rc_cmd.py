@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gitolite_triggers.errors import Fatal
 from gitolite_triggers.rc import Rc, build, load_rc, source_files
 
 
@@ -56,8 +57,7 @@ def show(rc: Rc, key: str | None) -> int:
         value = rc.settings[key]
         print(value if isinstance(value, str) else json.dumps(value, indent=2))
         return 0
-    print(f"FATAL: '{key}' is not set in the rc", file=sys.stderr)
-    return 1
+    raise Fatal(f"'{key}' is not set in the rc")
 
 
 def check(files: list[str]) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from gitolite_triggers.cliargs import Option, Parser
+from gitolite_triggers.errors import Fatal
 from gitolite_triggers.rc import load_rc
 from gitolite_triggers.runner import Options, fire
 
@@ -45,8 +46,7 @@ def main(argv: list[str]) -> int:
     defined = rc.fireable()
     if not name or name not in defined:
         what = f"trigger '{name}' is not defined in the rc" if name else "no trigger name given"
-        print(f"FATAL: {what}; defined triggers: {', '.join(defined)}", file=sys.stderr)
-        return 2
+        raise Fatal(f"{what}; defined triggers: {', '.join(defined)}", 2)
     rc.apply_process_settings()
     dry_run = bool(opts["dry_run"])
     run_opts = Options(

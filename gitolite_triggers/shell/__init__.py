@@ -1,4 +1,4 @@
 """The ssh forced command (``gitolite-triggers shell USER``): SOC parsing, the session, commands.
 
-Everything under this package is on the hot path (docs/architecture.md).
+On the hot path (docs/architecture.md); ``create`` is loaded only when a wild repo is created.
 """
