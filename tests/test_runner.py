@@ -370,3 +370,18 @@ def test_in_process_program_cannot_change_our_environment(server: Server) -> Non
     )
     r = server.python(driver)
     assert r.stdout.split() == ["0", "True"], r.stderr
+
+
+def test_environ_snapshot_is_the_public_view(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitolite_triggers.inproc import environ_snapshot
+
+    monkeypatch.setenv("GL_SNAPSHOT_PROBE", "caf\u00e9 \u2028")
+    monkeypatch.delenv("GL_SNAPSHOT_GONE", raising=False)
+    snap = environ_snapshot()
+    assert snap == dict(os.environb)
+    assert snap[b"GL_SNAPSHOT_PROBE"] == "caf\u00e9 \u2028".encode()
+    os.environ["GL_SNAPSHOT_GONE"] = "x"  # a copy: later changes do not reach it
+    try:
+        assert b"GL_SNAPSHOT_GONE" not in snap and environ_snapshot() != snap
+    finally:
+        del os.environ["GL_SNAPSHOT_GONE"]
