@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 
-TYPE_CHECKING = False  # typing itself costs the hot path its import
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import NoReturn
 

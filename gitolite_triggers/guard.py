@@ -22,7 +22,7 @@ from gitolite_triggers.errors import (
     talking_to_client,
 )
 
-TYPE_CHECKING = False  # typing itself costs every ssh session its import
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
