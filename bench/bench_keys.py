@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Logins at 10 to 100,000 keys: sshd's authorized_keys scan vs the key index (issue 14).
+
+For each key count N, a sandboxed account gets N keys in keydir (N-1 generated ed25519
+public keys, which sshd and ssh-keygen parse like any other, plus one real key pair, the
+last in the file: the scan's worst case) and a one-repo conf. Measured, wall time of the
+real commands:
+
+- ``trigger POST_COMPILE`` (the 4 shipped programs: authorized_keys and the index);
+- ``authorized-keys USER TYPE KEY`` through the account's lean launcher, process start
+  included (what sshd runs per offered key);
+- ``ssh info`` through a real sshd, two ways: "scan" (KEYS_IN_AUTHORIZED_KEYS true, sshd
+  reads authorized_keys, no AuthorizedKeysCommand) and "index" (false: authorized_keys
+  holds no key of ours; sshd asks the root-owned launcher of ``setup --sshd-config``).
+
+Needs root (sshd; the launcher must sit in root-owned folders: a temp folder under /run).
+
+Usage:
+  .venv/bin/python bench/bench_keys.py --short      # 10 and 1,000 keys, few runs: ~10 s
+  .venv/bin/python bench/bench_keys.py              # 10, 10,000, 100,000 keys: ~5 min
+  options: --keys 10,10000,100000  --runs 30  --out bench/results/keys.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import pwd
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gitolite_triggers import launcher  # noqa: E402
+from tests.support.server import Server, make_server  # noqa: E402
+from tests.support.sshd import SshClient, Sshd, make_key  # noqa: E402
+
+CONF = "repo foo\n    RW+ = alice\n"
+
+
+def fake_keys(n: int) -> list[str]:
+    """n distinct ed25519 public key lines (random points: parsed, never used to log in)."""
+    head = b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20"
+    return [
+        f"ssh-ed25519 {base64.b64encode(head + os.urandom(32)).decode()} k{i}" for i in range(n)
+    ]
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    t = time.perf_counter()
+    r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    took = time.perf_counter() - t
+    if r.returncode != 0:
+        raise RuntimeError(f"{argv} failed: {r.stderr[-2000:]}")
+    return took
+
+
+def prepare(base: Path, n: int, alice_pub: str) -> Server:
+    server = make_server(base / f"home-{n}")
+    conf = server.admin_base / "conf"
+    conf.mkdir(parents=True)
+    (conf / "gitolite.conf").write_text(CONF)
+    kd = server.admin_base / "keydir"
+    kd.mkdir()
+    # keydir/x/NNN/kI.pub: a thousand files a folder, as big sites shard them
+    for i, line in enumerate(fake_keys(n - 1)):
+        sub = kd / "x" / f"{i // 1000:03d}"
+        if i % 1000 == 0:
+            sub.mkdir(parents=True)
+        (sub / f"k{i}.pub").write_text(line + "\n")
+    (kd / "zz" / "alice.pub").parent.mkdir()
+    (kd / "zz" / "alice.pub").write_text(alice_pub + "\n")
+    r = server.cli("compile")
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr)
+    return server
+
+
+def post_compile(server: Server, keys_in_file: bool) -> float:
+    server.write_rc(f"KEYS_IN_AUTHORIZED_KEYS: {str(keys_in_file).lower()}\n", name="50-keys.yaml")
+    return timed([sys.executable, "-m", "gitolite_triggers", "trigger", "POST_COMPILE"], server.env)
+
+
+def lookup_median(server: Server, alice_pub: str, runs: int) -> float:
+    script = launcher.write_shell_launcher(str(server.admin_base))
+    me = pwd.getpwuid(os.getuid()).pw_name
+    ktype, blob = alice_pub.split()[:2]
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        r = subprocess.run(
+            [script, "authorized-keys", me, ktype, blob], env=server.env, capture_output=True
+        )
+        times.append(time.perf_counter() - t)
+        if b" shell alice" not in r.stdout:
+            raise RuntimeError(f"lookup found nothing: {r.stderr!r}")
+    return statistics.median(times)
+
+
+def ssh_median(client: SshClient, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        r = client.ssh("info")
+        times.append(time.perf_counter() - t)
+        if r.returncode != 0 or "hello alice" not in r.stdout:
+            raise RuntimeError(f"ssh info failed: {r.stderr}")
+    return statistics.median(times)
+
+
+def measure(base: Path, n: int, runs: int, alice: object, root_dir: Path) -> dict[str, float]:
+    alice_pub = alice.pub  # type: ignore[attr-defined]
+    server = prepare(base, n, alice_pub)
+    row: dict[str, float] = {}
+    row["post_compile_scan"] = post_compile(server, True)  # first run: writes everything
+    row["post_compile_again"] = post_compile(server, True)  # nothing changed
+    row["lookup"] = lookup_median(server, alice_pub, runs)
+    with Sshd(base / f"sshd-scan-{n}", home=server.home) as sshd:
+        client = SshClient(sshd, alice)  # type: ignore[arg-type]
+        client.ssh("info")  # known_hosts, warm caches
+        row["ssh_scan"] = ssh_median(client, runs)
+    row["post_compile_index"] = post_compile(server, False)  # authorized_keys loses our keys
+    launcher_path = root_dir / f"authorized-keys-{n}"
+    r = server.cli(
+        "setup", "--sshd-config", "--account", "root", "--home", str(server.home),
+        "--launcher", str(launcher_path),
+    )  # fmt: skip
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr)
+    extra = "".join(
+        ln + "\n"
+        for ln in r.stdout.splitlines()
+        if ln.strip() and not ln.startswith(("#", "wrote"))
+    )
+    with Sshd(base / f"sshd-index-{n}", home=server.home, extra_config=extra) as sshd:
+        client = SshClient(sshd, alice)  # type: ignore[arg-type]
+        client.ssh("info")
+        row["ssh_index"] = ssh_median(client, runs)
+    shutil.rmtree(server.home, ignore_errors=True)
+    return row
+
+
+def table(rows: dict[int, dict[str, float]], runs: int) -> str:
+    ms = lambda s: f"{s * 1000:.0f} ms"  # noqa: E731
+    first = rows[min(rows)]
+    out = [
+        f"Medians of {runs} runs; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"load average {os.getloadavg()[0]:.2f}.",
+        "",
+        "| keys | `ssh info`, scan | `ssh info`, index | index − 10-key index | "
+        "`authorized-keys` lookup | POST_COMPILE first / again / index-only |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n, r in sorted(rows.items()):
+        out.append(
+            f"| {n:,} | {ms(r['ssh_scan'])} | {ms(r['ssh_index'])} | "
+            f"{(r['ssh_index'] - first['ssh_index']) * 1000:+.0f} ms | {ms(r['lookup'])} | "
+            f"{r['post_compile_scan']:.2f} / {r['post_compile_again']:.2f} / "
+            f"{r['post_compile_index']:.2f} s |"
+        )
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--short", action="store_true", help="10 and 1,000 keys, 3 runs (smoke test)")
+    p.add_argument("--keys", default="10,10000,100000", help="comma-separated key counts")
+    p.add_argument("--runs", type=int, default=30, help="ssh/lookup runs per median")
+    p.add_argument("--out", type=Path, help="also write the table to this file")
+    ns = p.parse_args(argv)
+    if os.geteuid() != 0:
+        print("bench_keys.py needs root (sshd, a root-owned launcher folder)", file=sys.stderr)
+        return 2
+    counts = [10, 1000] if ns.short else [int(k) for k in ns.keys.split(",")]
+    runs = 3 if ns.short else ns.runs
+    base = Path(tempfile.mkdtemp(prefix="bench-keys-"))
+    root_dir = Path(tempfile.mkdtemp(prefix="gitolite-triggers-bench-", dir="/run"))
+    try:
+        alice = make_key(base / "client", "alice")
+        rows = {}
+        for n in counts:
+            rows[n] = measure(base, n, runs, alice, root_dir)
+            print(
+                f"{n} keys: " + ", ".join(f"{k} {v:.3f}s" for k, v in rows[n].items()), flush=True
+            )
+        text = table(rows, runs)
+        print(text)
+        if ns.out:
+            ns.out.write_text(text)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(root_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
