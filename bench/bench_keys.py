@@ -9,9 +9,11 @@ real commands:
 - ``trigger POST_COMPILE`` (the 4 shipped programs: authorized_keys and the index);
 - ``authorized-keys USER TYPE KEY`` through the account's lean launcher, process start
   included (what sshd runs per offered key);
-- ``ssh info`` through a real sshd, two ways: "scan" (KEYS_IN_AUTHORIZED_KEYS true, sshd
-  reads authorized_keys, no AuthorizedKeysCommand) and "index" (false: authorized_keys
-  holds no key of ours; sshd asks the root-owned launcher of ``setup --sshd-config``).
+- ``ssh info`` through a real sshd, two ways: "scan" (sshd reads authorized_keys as
+  written with KEYS_IN_AUTHORIZED_KEYS true, no AuthorizedKeysCommand) and "index"
+  (false: authorized_keys holds no key of ours; sshd asks the root-owned launcher of
+  ``setup --sshd-config``). Every sshd runs at once and the runs go round robin, so a
+  load change on a shared machine hits every figure alike.
 
 Needs root (sshd; the launcher must sit in root-owned folders: a temp folder under /run).
 
@@ -40,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from gitolite_triggers import launcher  # noqa: E402
 from tests.support.server import Server, make_server  # noqa: E402
-from tests.support.sshd import SshClient, Sshd, make_key  # noqa: E402
+from tests.support.sshd import SshClient, Sshd, SshKey, make_key  # noqa: E402
 
 CONF = "repo foo\n    RW+ = alice\n"
 
@@ -115,17 +117,21 @@ def ssh_median(client: SshClient, runs: int) -> float:
     return statistics.median(times)
 
 
-def measure(base: Path, n: int, runs: int, alice: object, root_dir: Path) -> dict[str, float]:
-    alice_pub = alice.pub  # type: ignore[attr-defined]
+def prepare_both(
+    base: Path, n: int, runs: int, alice_pub: str, root_dir: Path
+) -> tuple[dict[str, float], Server, Path, str]:
+    """POST_COMPILE and lookup figures for n keys; (row, server, scan copy, sshd lines).
+
+    The scan's sshd reads a copy of authorized_keys with every key; the account's own file
+    then loses our keys (KEYS_IN_AUTHORIZED_KEYS false) for the index's sshd.
+    """
     server = prepare(base, n, alice_pub)
     row: dict[str, float] = {}
     row["post_compile_scan"] = post_compile(server, True)  # first run: writes everything
     row["post_compile_again"] = post_compile(server, True)  # nothing changed
     row["lookup"] = lookup_median(server, alice_pub, runs)
-    with Sshd(base / f"sshd-scan-{n}", home=server.home) as sshd:
-        client = SshClient(sshd, alice)  # type: ignore[arg-type]
-        client.ssh("info")  # known_hosts, warm caches
-        row["ssh_scan"] = ssh_median(client, runs)
+    scan_copy = base / f"authorized_keys-{n}"
+    shutil.copyfile(server.home / ".ssh" / "authorized_keys", scan_copy)
     row["post_compile_index"] = post_compile(server, False)  # authorized_keys loses our keys
     launcher_path = root_dir / f"authorized-keys-{n}"
     r = server.cli(
@@ -139,12 +145,34 @@ def measure(base: Path, n: int, runs: int, alice: object, root_dir: Path) -> dic
         for ln in r.stdout.splitlines()
         if ln.strip() and not ln.startswith(("#", "wrote"))
     )
-    with Sshd(base / f"sshd-index-{n}", home=server.home, extra_config=extra) as sshd:
-        client = SshClient(sshd, alice)  # type: ignore[arg-type]
-        client.ssh("info")
-        row["ssh_index"] = ssh_median(client, runs)
-    shutil.rmtree(server.home, ignore_errors=True)
-    return row
+    return row, server, scan_copy, extra
+
+
+def ssh_rounds(
+    base: Path, setups: dict[int, tuple[Server, Path, str]], alice: SshKey, runs: int
+) -> dict[tuple[int, str], float]:
+    """Median ``ssh info`` per (keys, way), every sshd up at once and taken in turn, round
+    by round: a load change on this shared machine then hits every line alike."""
+    servers: list[Sshd] = []
+    clients: dict[tuple[int, str], SshClient] = {}
+    try:
+        for n, (server, scan_copy, extra) in setups.items():
+            for way, kwargs in (
+                ("scan", {"authorized_keys": scan_copy}),
+                ("index", {"extra_config": extra}),
+            ):
+                sshd = Sshd(base / f"sshd-{way}-{n}", home=server.home, **kwargs).start()
+                servers.append(sshd)
+                clients[(n, way)] = SshClient(sshd, alice)
+                ssh_median(clients[(n, way)], 1)  # known_hosts, warm caches
+        times: dict[tuple[int, str], list[float]] = {k: [] for k in clients}
+        for _ in range(runs):
+            for key, client in clients.items():
+                times[key].append(ssh_median(client, 1))
+        return {k: statistics.median(v) for k, v in times.items()}
+    finally:
+        for sshd in servers:
+            sshd.stop()
 
 
 def table(rows: dict[int, dict[str, float]], runs: int) -> str:
@@ -184,12 +212,14 @@ def main(argv: list[str] | None = None) -> int:
     root_dir = Path(tempfile.mkdtemp(prefix="gitolite-triggers-bench-", dir="/run"))
     try:
         alice = make_key(base / "client", "alice")
-        rows = {}
+        rows: dict[int, dict[str, float]] = {}
+        setups: dict[int, tuple[Server, Path, str]] = {}
         for n in counts:
-            rows[n] = measure(base, n, runs, alice, root_dir)
-            print(
-                f"{n} keys: " + ", ".join(f"{k} {v:.3f}s" for k, v in rows[n].items()), flush=True
-            )
+            row, server, scan_copy, extra = prepare_both(base, n, runs, alice.pub, root_dir)
+            rows[n], setups[n] = row, (server, scan_copy, extra)
+            print(f"{n} keys: " + ", ".join(f"{k} {v:.3f}s" for k, v in row.items()), flush=True)
+        for (n, way), median in ssh_rounds(base, setups, alice, runs).items():
+            rows[n][f"ssh_{way}"] = median
         text = table(rows, runs)
         print(text)
         if ns.out:
