@@ -39,8 +39,9 @@ import os
 MAGIC = b"gitolite-triggers key index 1\n"
 HEADER = len(MAGIC) + 16
 INDEX_DIR = "gitolite-triggers-keys"
+START_LINE = "# gitolite-triggers start"  # ssh-authkeys' START: kept equal by a test
 TOKEN_LINE = "# gitolite-triggers index "
-_START_TOKEN = b"# gitolite-triggers start\n" + TOKEN_LINE.encode()
+_START_TOKEN = f"{START_LINE}\n{TOKEN_LINE}".encode()
 TOKEN_LEN = 32
 MAX_BUCKET = 4 << 20  # a bucket holds a few lines; megabytes of them is a broken file
 MAX_KEY = 64 * 1024  # as ssh-authkeys' MAX_KEY_FILE: no real key blob is larger
@@ -238,7 +239,7 @@ def token_in(text: str) -> str | None:
     """The token an authorized_keys text names (as read_token finds it), or None."""
     lines = text.split("\n")
     for i, line in enumerate(lines[:-1]):
-        if line == _START_TOKEN.split(b"\n")[0].decode() and lines[i + 1].startswith(TOKEN_LINE):
+        if line == START_LINE and lines[i + 1].startswith(TOKEN_LINE):
             token = lines[i + 1][len(TOKEN_LINE) :]
             return token if token_ok(token) else None
     return None

@@ -220,3 +220,7 @@ def test_build_and_lookup_many(tmp_path: Path) -> None:
         assert keyindex.lookup_fd(fd, "ssh-rsa", "AAAA000007") is None
     finally:
         os.close(fd)
+
+
+def test_markers_agree() -> None:
+    assert keyindex.START_LINE == START
