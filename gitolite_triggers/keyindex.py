@@ -142,7 +142,7 @@ def read_token(ssh_fd: int) -> str:
             elif not chunk:
                 raise IndexBroken(
                     "~/.ssh/authorized_keys names no key index"
-                    " (run POST_COMPILE: gitolite-triggers compile)"
+                    " (run POST_COMPILE: gitolite-triggers trigger POST_COMPILE)"
                 )
             else:
                 data = data[-(len(needle) - 1) :]  # a marker cut by the chunk's end
