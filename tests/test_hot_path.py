@@ -142,6 +142,17 @@ def test_authorized_keys(compiled: Server, tmp_path: Path) -> None:
     assert r.returncode == 0 and " shell alice" in r.stdout, r.stderr[-3000:]
     assert "gitolite_triggers.keyindex" in mods
     assert forbidden(mods) == []
+    # the root-owned launcher `setup --sshd-config` writes (HOME baked in), as sshd runs it
+    root_launcher = tmp_path / "authorized-keys-launcher"
+    root_launcher.write_text(launcher.render_authkeys_launcher(str(compiled.home)))
+    env = {k: v for k, v in compiled.env.items() if k != "HOME"}
+    r = subprocess.run(
+        [sys.executable, *flags(root_launcher), "-X", "importtime", str(root_launcher),
+         "authorized-keys", me, *pub.read_text().split()[:2]],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0 and " shell alice" in r.stdout, r.stderr[-3000:]
+    assert forbidden(imported(r.stderr)) == []
 
 
 def test_firing_an_in_process_program(compiled: Server, tmp_path: Path) -> None:
