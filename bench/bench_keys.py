@@ -279,7 +279,10 @@ def main(argv: list[str] | None = None) -> int:
         for n in counts:
             row, server, scan_copy, extra = prepare_both(base, n, runs, alice.pub, root_dir)
             rows[n], setups[n] = row, (server, scan_copy, extra)
-            print(f"{n} keys: " + ", ".join(f"{k} {v:.3f}s" for k, v in row.items()), flush=True)
+            print(
+                f"{n} keys (s, MB): " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()),
+                flush=True,
+            )
         for (n, way), got in ssh_rounds(base, setups, alice, runs, parallel).items():
             rows[n].update({f"{k}_{way}": v for k, v in got.items()})
         text = table(rows, runs, parallel)
