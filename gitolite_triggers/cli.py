@@ -39,6 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compile": ("gitolite_triggers.commands.compile_cmd", "compile the access rules"),
     "setup": ("gitolite_triggers.commands.setup_cmd", "prepare or repair a server account"),
     "shell": ("gitolite_triggers.shell.wrapper", "the ssh forced command: shell USER"),
+    "authorized-keys": (
+        "gitolite_triggers.commands.authkeys_cmd",
+        "sshd's AuthorizedKeysCommand: USER KEYTYPE KEY",
+    ),
     "buildkite": (
         "gitolite_triggers.buildkite.cli",
         "Buildkite delivery: status, deliver, retry, check",

@@ -51,10 +51,11 @@ def import_path() -> list[str]:
     return found
 
 
-def render(module: str, call: str, purpose: str) -> str:
+def render(module: str, call: str, purpose: str, prelude: str = "") -> str:
     """A launcher that imports ``main`` from ``module`` and exits with ``call``'s result.
 
-    ``call`` is Python source using ``main`` and ``sys.argv``, e.g. ``main(sys.argv[1:])``.
+    ``call`` is Python source using ``main`` and ``sys.argv``, e.g. ``main(sys.argv[1:])``;
+    ``prelude`` (source lines, each ending in a newline) runs first.
     """
     paths = import_path()
     return (
@@ -62,6 +63,7 @@ def render(module: str, call: str, purpose: str) -> str:
         f"{LAUNCHER_MARK} ({purpose}): written by `gitolite-triggers setup`; edits are overwritten.\n"
         "# -IS: isolated, and no `site` at start-up; see gitolite_triggers/launcher.py.\n"
         "import sys\n"
+        f"{prelude}"
         f"sys.path += [p for p in {paths!r} if p not in sys.path]\n"
         "try:\n"
         f"    from {module} import main\n"
@@ -106,3 +108,21 @@ def write_shell_launcher(admin_base: str) -> str:
         render("gitolite_triggers.cli", "main(sys.argv[1:])", "the ssh forced command"),
     )
     return path
+
+
+AUTHKEYS_COMMAND = "authorized-keys"
+
+
+def render_authkeys_launcher(home: str) -> str:
+    """The root-owned sshd ``AuthorizedKeysCommand`` launcher of one account (its HOME fixed).
+
+    It runs only ``authorized-keys`` (anything else is a usage error), with HOME set to the
+    account's home named at setup: sshd gives the command the AuthorizedKeysCommandUser's
+    home, the same folder on a normal install, but the launcher must not depend on it.
+    """
+    prelude = f"import os\nos.environ['HOME'] = {home!r}\n"
+    call = (
+        f"main(sys.argv[1:]) if sys.argv[1:2] == [{AUTHKEYS_COMMAND!r}] "
+        f"else 'usage: ' + sys.argv[0] + ' {AUTHKEYS_COMMAND} USER KEYTYPE KEY'"
+    )
+    return render("gitolite_triggers.cli", call, "sshd's AuthorizedKeysCommand", prelude)

@@ -8,6 +8,7 @@ point below runs through the real lean launchers (``python -IS``, launcher.py) w
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -124,6 +125,34 @@ def test_access(compiled: Server) -> None:
     assert r.returncode == 0, r.stderr[-3000:]
     assert "gitolite_triggers.conf.query" in mods
     assert forbidden(mods) == []
+
+
+def test_authorized_keys(compiled: Server, tmp_path: Path) -> None:
+    """sshd's AuthorizedKeysCommand: runs for every key a client offers, before any session."""
+    import pwd
+
+    from tests.support.adminkeys import make_key
+
+    pub = make_key(tmp_path, "alice")
+    (compiled.admin_base / "keydir").mkdir(exist_ok=True)
+    (compiled.admin_base / "keydir" / "alice.pub").write_text(pub.read_text())
+    assert compiled.cli("trigger", "POST_COMPILE").returncode == 0
+    me = pwd.getpwuid(os.getuid()).pw_name
+    r, mods = run_cli(compiled, "authorized-keys", me, *pub.read_text().split()[:2])
+    assert r.returncode == 0 and " shell alice" in r.stdout, r.stderr[-3000:]
+    assert "gitolite_triggers.keyindex" in mods
+    assert forbidden(mods) == []
+    # the root-owned launcher `setup --sshd-config` writes (HOME baked in), as sshd runs it
+    root_launcher = tmp_path / "authorized-keys-launcher"
+    root_launcher.write_text(launcher.render_authkeys_launcher(str(compiled.home)))
+    env = {k: v for k, v in compiled.env.items() if k != "HOME"}
+    r = subprocess.run(
+        [sys.executable, *flags(root_launcher), "-X", "importtime", str(root_launcher),
+         "authorized-keys", me, *pub.read_text().split()[:2]],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0 and " shell alice" in r.stdout, r.stderr[-3000:]
+    assert forbidden(imported(r.stderr)) == []
 
 
 def test_firing_an_in_process_program(compiled: Server, tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ import pytest
 
 from gitolite_triggers.authoptions import AUTH_OPTIONS_PATTERN, FLAG_OPTIONS, auth_options_problem
 from gitolite_triggers.keyfile import is_private_key
+from gitolite_triggers.keyindex import TOKEN_LINE
 from gitolite_triggers.postcompile.ssh_authkeys import (
     END,
     START,
@@ -269,8 +270,7 @@ def test_good_auth_options_written_and_parsed_by_ssh_keygen(
     commit_all(admin, server.env, "alice")
     r = push_as(server, admin, "admin")
     assert r.returncode == 0 and "FATAL" not in r.stderr, r.stderr
-    text = ak_path(server).read_text()
-    block = text.splitlines()[text.splitlines().index(START) + 1 : text.splitlines().index(END)]
+    block = _block(server)
     assert len(block) == 2 and all(f'",{opts} ssh-ed25519 ' in ln for ln in block)
     listed = subprocess.run(
         ["ssh-keygen", "-l", "-f", str(ak_path(server))], capture_output=True, text=True, check=True
@@ -307,8 +307,10 @@ def test_user_from_filename_anchors_at_the_very_end() -> None:
 
 
 def _block(server: Server) -> list[str]:
+    """The key lines of our block (the line naming the key index, a comment, left out)."""
     lines = ak_path(server).read_text().splitlines()
-    return lines[lines.index(START) + 1 : lines.index(END)]
+    block = lines[lines.index(START) + 1 : lines.index(END)]
+    return [ln for ln in block if not ln.startswith(TOKEN_LINE)]
 
 
 def test_newline_in_keydir_file_name_is_refused(

@@ -107,6 +107,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default="gitolite-triggers setup",
         help="commit message for the admin repo (default: %(default)s)",
     )
+    sshd = p.add_argument_group("sshd's AuthorizedKeysCommand (as root; docs/admin.md)")
+    sshd.add_argument(
+        "--sshd-config",
+        action="store_true",
+        help="install the account's root-owned key lookup launcher, print the sshd_config lines",
+    )
+    sshd.add_argument("--account", metavar="NAME", help="the account sshd logs in (e.g. git)")
+    sshd.add_argument("--home", metavar="DIR", help="its HOME (default: from the passwd entry)")
+    sshd.add_argument(
+        "--launcher",
+        metavar="PATH",
+        help="where (default: /usr/local/libexec/gitolite-triggers/authorized-keys-NAME)",
+    )
     return p.parse_args(argv)
 
 
@@ -378,6 +391,10 @@ def compile_and_fire(rc: Rc) -> int:
 
 def main(argv: list[str]) -> int:
     ns = parse_args(argv)
+    if ns.sshd_config:  # root's step, not the account's: nothing below applies
+        from gitolite_triggers.commands.sshd_setup import run as sshd_setup
+
+        return sshd_setup(ns.account, ns.home, ns.launcher)
     say: list[str] = []
     try:
         admin = key_line = None

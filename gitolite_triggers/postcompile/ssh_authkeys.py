@@ -306,16 +306,34 @@ def _check_line_parts(k: Key, script: str, options: str) -> None:
         raise AuthkeysError(f"{bad}; authorized_keys NOT changed")
 
 
+def key_line(k: Key, script: str, options: str) -> str:
+    """The one authorized_keys line of a key (also what the key index answers sshd)."""
+    opts = f",{options}" if options else ""
+    return f'command="{script} shell {k.user}"{opts} {k.text}'
+
+
 def build(
-    existing: str, keys: list[Key], script: str, options: str, where: str
+    existing: str,
+    keys: list[Key],
+    script: str,
+    options: str,
+    where: str,
+    index_token: str | None = None,
+    keys_in_file: bool = True,
 ) -> tuple[str, list[str]]:
-    """The new authorized_keys text and any duplicate-key warnings."""
+    """The new authorized_keys text and any duplicate-key warnings.
+
+    ``index_token`` names the key index that goes with this text (keyindex.py), on the
+    line after the start marker; ``keys_in_file`` False leaves the keys out of the block
+    (sshd then finds them through the index only: KEYS_IN_AUTHORIZED_KEYS in the rc).
+    """
+    from gitolite_triggers.keyindex import TOKEN_LINE
+
     before, after, _ = split_block(existing, where)
     warnings: list[str] = []
     outside = _foreign_keys(before + after)
     seen: dict[str, Key] = {}
-    block = [START]
-    opts = f",{options}" if options else ""
+    block = [START] + ([TOKEN_LINE + index_token] if index_token else [])
     for k in keys:
         _check_line_parts(k, script, options)
         if k.blob in outside:
@@ -325,7 +343,8 @@ def build(
         elif k.blob in seen:
             warnings.append(f"{k.source} duplicates {seen[k.blob].source}; sshd will ignore it")
         seen.setdefault(k.blob, k)
-        block.append(f'command="{script} shell {k.user}"{opts} {k.text}')
+        if keys_in_file:
+            block.append(key_line(k, script, options))
     block.append(END)
     return "\n".join([*before, *block, *after]) + "\n", warnings
 
@@ -337,7 +356,7 @@ def _read(path: Path) -> str:
         return ""
 
 
-def run(home: Path, admin_base: Path, options: str) -> int:
+def run(home: Path, admin_base: Path, options: str, keys_in_file: bool = True) -> int:
     problem = auth_options_problem(options)
     if problem:
         # Refuse before anything is touched: the keys in force stay in force.
@@ -369,13 +388,20 @@ def run(home: Path, admin_base: Path, options: str) -> int:
     keys, warnings = read_key_files(keydir)
     keys, more = fingerprint_check(keys)
     warnings.extend(more)
-    new, dups = build(existing, keys, script, options, str(ak))
+    folder, index, token = _prepare_index(ssh, keys, script, options, keys_in_file)
+    new, dups = build(existing, keys, script, options, str(ak), token, keys_in_file)
     warnings.extend(dups)
     for w in warnings:
         warn(PROG, w)
     if not keys:
         warn(PROG, "you have no keys left: no one can reach the server through gitolite-triggers")
+    if folder and token:
+        # The index first, then authorized_keys naming it (the commit point): a crash in
+        # between leaves the old pair in force (keyindex.py).
+        _write_index(folder, token, index)
     if new == existing and ak.exists() and (ak.stat().st_mode & 0o777) == 0o600:
+        if folder and token:
+            _prune(folder, {token})
         return 0
     # Someone else (an admin's editor, another compile) changed the file meanwhile:
     # refuse rather than lose their change.
@@ -384,7 +410,55 @@ def run(home: Path, admin_base: Path, options: str) -> int:
             f"{ak} changed while keys were being collected; nothing written, run it again"
         )
     write_atomic(ak, new.encode("utf-8", "surrogateescape"), 0o600)
+    if folder and token:
+        from gitolite_triggers.keyindex import token_in
+
+        _prune(folder, {token, token_in(existing) or token})
     return 0
+
+
+def _prepare_index(
+    ssh: Path, keys: list[Key], script: str, options: str, keys_in_file: bool
+) -> tuple[str, bytes, str]:
+    """(index folder, index bytes, token) for these keys; ("", b"", "") if none is kept.
+
+    Without our keys in authorized_keys the index is the only way in, so a place it
+    cannot be kept stops the run; with them, it is a warning and the file works alone.
+    """
+    from gitolite_triggers import keyindex
+
+    try:
+        folder = keyindex.index_folder(str(ssh))
+    except (keyindex.IndexBroken, OSError) as e:
+        if not keys_in_file:
+            raise AuthkeysError(
+                f"cannot keep the key index ({e}); KEYS_IN_AUTHORIZED_KEYS is false, so "
+                "nothing was written"
+            ) from None
+        warn(PROG, f"key index not written: {e}; sshd's AuthorizedKeysCommand will find no key")
+        return "", b"", ""
+    index = keyindex.build([(k.ktype, k.blob, key_line(k, script, options)) for k in keys])
+    return folder, index, keyindex.token_of(index)
+
+
+def _write_index(folder: str, token: str, index: bytes) -> None:
+    from gitolite_triggers.keyindex import write_index
+
+    try:
+        write_index(folder, token, index)
+    except OSError as e:
+        raise AuthkeysError(
+            f"cannot write the key index in {folder} ({e.strerror or e}); authorized_keys NOT changed"
+        ) from None
+
+
+def _prune(folder: str, keep: set[str]) -> None:
+    from gitolite_triggers.keyindex import prune
+
+    try:
+        prune(folder, keep)
+    except OSError as e:
+        warn(PROG, f"old key indexes in {folder} not removed: {e.strerror or e}")
 
 
 def main(argv: list[str]) -> int:
@@ -397,4 +471,9 @@ def _main(argv: list[str]) -> int:
 
     parse_call(argv)  # no per-trigger behaviour: keys are account-wide
     rc = load_rc()
-    return run(Path(paths.home_dir()), Path(rc.admin_base), rc.get("AUTH_OPTIONS") or "")
+    return run(
+        Path(paths.home_dir()),
+        Path(rc.admin_base),
+        rc.get("AUTH_OPTIONS") or "",
+        keys_in_file=rc.get("KEYS_IN_AUTHORIZED_KEYS", True) is not False,
+    )

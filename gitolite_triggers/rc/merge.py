@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "LOG_TEMPLATE": None,  # None: <GL_ADMIN_BASE>/logs/gitolite-%y-%m.log
     "ROLES": ["READERS", "WRITERS"],
     "AUTH_OPTIONS": "no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty",
+    "KEYS_IN_AUTHORIZED_KEYS": True,  # False: sshd finds our keys through the key index only
     "GITWEB_PROJECTS_LIST": "~/projects.list",
     "SITE_INFO": None,
     "buildkite": {},
