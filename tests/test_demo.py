@@ -27,6 +27,11 @@ def test_demo_pushes_fires_triggers_and_creates_one_build(server: Server) -> Non
         out,
     )
     assert "argv=['POST_COMPILE']" in out
+    # The hostile requests: one FATAL line each, nothing about the server's insides.
+    assert "FATAL: invalid repo name: 'demo/.' (contains a '.' path segment)" in out
+    assert "FATAL: invalid repo name: 'demo;touch${IFS}/tmp/x'" in out
+    hostile = out.split("Hostile requests")[1].split("The build arrives")[0]
+    assert "Traceback" not in hostile and "/.gitolite" not in hostile
     # Exactly one build, for the pushed commit, with the quotes in its message intact.
     m = re.search(
         r"Done: one push, triggers fired, build #(\d+) created for ([0-9a-f]{12}) on main", out

@@ -162,6 +162,12 @@ def demo(top: Path, standin: StandIn, token: str) -> int:
     run(["git", "push", "origin", "HEAD:main"], alice, cwd=repo)
     head = run(["git", "rev-parse", "HEAD"], alice, cwd=repo).stdout.strip()
 
+    say("Hostile requests are refused before anything runs: an alias of demo, a shell trick")
+    for url in ("git@server:demo/.", "git@server:demo;touch${IFS}/tmp/x"):
+        r = run(["git", "ls-remote", url], alice, check=False)
+        if r.returncode == 0 or "FATAL: " not in r.stderr:
+            raise SystemExit(f"demo: {url} was not refused")
+
     say("The build arrives at the Buildkite stand-in (delivered by a detached process)")
     deadline = time.monotonic() + 30
     builds = []
