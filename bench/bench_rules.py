@@ -35,8 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.confgen import generate  # noqa: E402
-from tests.support.server import clean_env, make_server  # noqa: E402
+from tests.support.confgen import Generated, generate  # noqa: E402
+from tests.support.server import Server, clean_env, make_server  # noqa: E402
 
 
 def _median_wall(argv: list[str], env: dict[str, str], n: int, cwd: Path) -> float:
@@ -55,17 +55,36 @@ def _median_wall(argv: list[str], env: dict[str, str], n: int, cwd: Path) -> flo
     return statistics.median(times)
 
 
-def bench_size(
-    n_repos: int, n_users: int, checks: int, cli_calls: int, with_gitolite: bool
-) -> dict[str, object]:
-    gen = generate(
+def generated(n_repos: int, n_users: int, n_queries: int = 2000) -> Generated:
+    """The seeded conf of a size: the same one for every bench that measures rules at it
+    (this one, rss_compile_100k.py, gitolite_compile_100k.py); the queries come after the
+    conf in the generator's stream, so their number does not change the conf."""
+    return generate(
         20260 + n_repos,
         n_repos=n_repos,
         n_users=n_users,
-        n_queries=checks,
+        n_queries=n_queries,
         n_wild=min(200, n_repos // 20),
         n_pairs=24,
     )
+
+
+def lay_out(server: Server, gen: Generated) -> None:
+    """The conf (and its includes) in the account, its repos as bare folders with hooks/
+    (``git init`` x 100,000 would measure git, not the rules)."""
+    conf = server.admin_base / "conf"
+    (conf / "extra").mkdir(parents=True)
+    (conf / "gitolite.conf").write_text(gen.conf)
+    for rel, body in gen.includes.items():
+        (conf / rel).write_text(body)
+    for name in gen.plain:
+        (server.repo_base / f"{name}.git" / "hooks").mkdir(parents=True, exist_ok=True)
+
+
+def bench_size(
+    n_repos: int, n_users: int, checks: int, cli_calls: int, with_gitolite: bool
+) -> dict[str, object]:
+    gen = generated(n_repos, n_users, checks)
     tmp = Path(tempfile.mkdtemp(prefix="bench-rules-"))
     res: dict[str, object] = {
         "repos": n_repos,
@@ -84,13 +103,7 @@ def bench_size(
             from gitolite_triggers.rc import load_rc
 
             rc = load_rc()
-            conf = server.admin_base / "conf"
-            (conf / "extra").mkdir(parents=True)
-            (conf / "gitolite.conf").write_text(gen.conf)
-            for rel, body in gen.includes.items():
-                (conf / rel).write_text(body)
-            for name in gen.plain:
-                (server.repo_base / f"{name}.git" / "hooks").mkdir(parents=True, exist_ok=True)
+            lay_out(server, gen)
             t = time.perf_counter()
             first = compile_conf(rc)
             res["compile_first_s"] = time.perf_counter() - t

@@ -24,7 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.confgen import generate  # noqa: E402
+from bench_rules import generated, lay_out  # noqa: E402
+
 from tests.support.server import make_server  # noqa: E402
 
 
@@ -33,19 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repos", type=int, default=100000)
     p.add_argument("--users", type=int, default=20000)
     ns = p.parse_args(argv)
-    gen = generate(
-        20260 + ns.repos, n_repos=ns.repos, n_users=ns.users, n_queries=10, n_wild=200, n_pairs=24
-    )
+    gen = generated(ns.repos, ns.users)
     tmp = Path(tempfile.mkdtemp(prefix="bench-rss-"))
     try:
         server = make_server(tmp / "home")
-        conf = server.admin_base / "conf"
-        (conf / "extra").mkdir(parents=True)
-        (conf / "gitolite.conf").write_text(gen.conf)
-        for rel, body in gen.includes.items():
-            (conf / rel).write_text(body)
-        for name in gen.plain:
-            (server.repo_base / f"{name}.git" / "hooks").mkdir(parents=True, exist_ok=True)
+        lay_out(server, gen)
         for label in ("cold", "warm"):
             t = time.perf_counter()
             proc = subprocess.Popen(
