@@ -20,6 +20,7 @@ import pytest
 from gitolite_triggers.buildkite.spool import Spool
 from tests.support.server import Server, make_server
 from tests.support.sshd import SshClient, Sshd, SshKey, install_keys, make_key
+from tests.support.sshworld import SshWorld
 from tests.support.standin import ORG, PIPELINE, TOKEN, bk_rc, running_standin, wait_until
 
 APPS = [f"apps/r{i}" for i in range(1, 6)]
@@ -49,7 +50,7 @@ PIPES = f"""    - repos: "foo|quiet|apps/.*"
 """
 
 
-class World:
+class World(SshWorld):
     def __init__(self, base: Path, si: object) -> None:
         self.base, self.si = base, si
         self.server: Server = make_server(base / "home")
@@ -73,12 +74,6 @@ class World:
         install_keys(srv, [self.keys[u] for u in ("alice", "bob")])
         self.sshd = Sshd(base / "sshd", home=srv.home).start()
         self.spool = Spool(srv.admin_base / "buildkite")
-
-    def client(self, user: str) -> SshClient:
-        return SshClient(self.sshd, self.keys[user])
-
-    def log(self) -> str:
-        return self.server.log_text()
 
     def drained(self, timeout: float = 30) -> None:
         """Wait until nothing is pending and no deliverer runs."""

@@ -23,7 +23,8 @@ import pytest
 
 from gitolite_triggers import names
 from tests.support.server import Server, make_server
-from tests.support.sshd import SshClient, Sshd, SshKey, install_keys, make_key, pid_alive
+from tests.support.sshd import Sshd, SshKey, install_keys, make_key
+from tests.support.sshworld import SshWorld, serve
 
 USERS = ("admin", "alice", "bob", "eve", "j.doe", "jxdoe")
 CONF = """\
@@ -76,7 +77,7 @@ def git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) 
     ).stdout.strip()
 
 
-class World:
+class World(SshWorld):
     """One server account behind a real sshd, CONF compiled, hr/payroll and proj/app with a commit."""
 
     def __init__(self, base: Path) -> None:
@@ -104,25 +105,11 @@ class World:
             r = alice.git("-C", str(work), "push", "origin", "HEAD:refs/heads/master")
             assert r.returncode == 0, r.stderr
 
-    def client(self, user: str) -> SshClient:
-        return SshClient(self.sshd, self.keys[user])
-
-    def repo(self, name: str) -> Path:
-        return self.server.repo_base / f"{name}.git"
-
-    def log(self) -> str:
-        return self.server.log_text()
-
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     w = World(tmp_path_factory.mktemp("names"))
-    pid = w.sshd.pid
-    try:
-        yield w
-    finally:
-        w.sshd.stop()
-        assert pid is not None and not pid_alive(pid)
+    yield from serve(w)
 
 
 # ---------------------------------------------------------------- 1. aliases over ssh

@@ -23,6 +23,7 @@ import pytest
 
 from tests.support.server import Server, make_server
 from tests.support.sshd import SshClient, Sshd, SshKey, install_keys, make_key
+from tests.support.sshworld import SshWorld, serve
 from tests.support.standin import TOKEN, WorkTree, bk_rc, running_standin, wait_until
 
 USERS = ("admin", "alice", "bob")
@@ -46,7 +47,7 @@ os.close(fd)
 STAMP = re.compile(r"^\d{4}-\d\d-\d\d\.\d\d:\d\d:\d\d\t")
 
 
-class World:
+class World(SshWorld):
     def __init__(self, base: Path) -> None:
         self.base = base
         self.server: Server = make_server(base / "home")
@@ -75,23 +76,14 @@ class World:
         self.work = base / "work"
         self.work.mkdir()
 
-    def client(self, user: str) -> SshClient:
-        return SshClient(self.sshd, self.keys[user])
-
     def records(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.rec.read_text().splitlines()]
-
-    def log(self) -> str:
-        return self.server.log_text()
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     w = World(tmp_path_factory.mktemp("secproc"))
-    try:
-        yield w
-    finally:
-        w.sshd.stop()
+    yield from serve(w)
 
 
 @pytest.fixture

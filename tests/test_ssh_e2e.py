@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from tests.support.server import Server, make_server
-from tests.support.sshd import SshClient, Sshd, SshKey, install_keys, make_key, pid_alive
+from tests.support.sshd import SshClient, Sshd, SshKey, install_keys, make_key
+from tests.support.sshworld import SshWorld, serve
 
 USERS = ("admin", "alice", "bob", "carol", "dave")
 CONF = """\
@@ -78,7 +79,7 @@ hooks:
 """
 
 
-class World:
+class World(SshWorld):
     def __init__(self, base: Path) -> None:
         self.base = base
         self.server: Server = make_server(base / "home")
@@ -108,28 +109,14 @@ class World:
         self.sshd = Sshd(base / "sshd", home=srv.home).start()
         self.rec.write_text("")
 
-    def client(self, user: str) -> SshClient:
-        return SshClient(self.sshd, self.keys[user])
-
     def records(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.rec.read_text().splitlines()]
-
-    def log(self) -> str:
-        return self.server.log_text()
-
-    def repo(self, name: str) -> Path:
-        return self.server.repo_base / f"{name}.git"
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     w = World(tmp_path_factory.mktemp("e2e"))
-    pid = w.sshd.pid
-    try:
-        yield w
-    finally:
-        w.sshd.stop()
-        assert pid is not None and not pid_alive(pid)
+    yield from serve(w)
 
 
 class Since:
