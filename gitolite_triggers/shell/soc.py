@@ -75,16 +75,18 @@ class CommandRequest(tuple[str, tuple[str, ...]]):
         return f"CommandRequest(name={self.name!r}, args={self.args!r})"
 
 
+def cut(text: str, limit: int) -> str:
+    """``text``, or its first ``limit`` characters and how long it was."""
+    return text if len(text) <= limit else text[:limit] + f"...({len(text)} chars)"
+
+
 def shown(soc: str, limit: int = 200) -> str:
     """The command as it may appear in a message: long ones cut, and every non-printable
     character (U+2028, NEL, C1 controls...) and the backslash escaped as the log does
     (glog.escape), so a FATAL line or log record never breaks into several lines."""
-    text = soc if len(soc) <= limit else soc[:limit] + f"...({len(soc)} chars)"
-    if text.isprintable() and "\\" not in text:
-        return text
     from gitolite_triggers.glog import escape
 
-    return escape(text)
+    return escape(cut(soc, limit))
 
 
 def _git_request(soc: str) -> tuple[str, str] | None:

@@ -39,7 +39,7 @@ from gitolite_triggers import glog
 from gitolite_triggers.errors import Fatal
 from gitolite_triggers.names import is_user_name as valid_user
 from gitolite_triggers.rc import Rc, load_rc
-from gitolite_triggers.shell.soc import CommandRequest, GitRequest, SocError, parse, shown
+from gitolite_triggers.shell.soc import CommandRequest, GitRequest, SocError, cut, parse, shown
 
 LOGGED_SOC_LIMIT = 1024
 KEPT_ENV = ("GIT_PROTOCOL",)
@@ -67,10 +67,7 @@ def main(argv: list[str]) -> int:
         pass
     soc = os.environ.get("SSH_ORIGINAL_COMMAND", "")
     source = (os.environ.get("SSH_CONNECTION") or "local").split()[0]
-    logged = (
-        soc if len(soc) <= LOGGED_SOC_LIMIT else f"{soc[:LOGGED_SOC_LIMIT]}...({len(soc)} chars)"
-    )
-    glog.log(rc, "ssh", f"ARGV={user}", f"SOC={logged}", f"FROM={source}")  # glog escapes it
+    glog.log(rc, "ssh", f"ARGV={user}", f"SOC={cut(soc, LOGGED_SOC_LIMIT)}", f"FROM={source}")
     if not valid_user(user):
         raise Fatal(f"invalid user name '{shown(user)}'")
     os.environ["GL_USER"] = user
