@@ -65,13 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["help"] and len(args) == 2:  # `help COMMAND` is `COMMAND --help`
         args = [args[1], "--help"]
     if not args or args[0] in ("-h", "--help", "help"):
-        print(USAGE, file=sys.stdout if args else sys.stderr)  # no command: a usage error
-        return 0 if args else 2
+        out = sys.stdout if args else sys.stderr  # no command: a usage error
+        return guarded(lambda: print(USAGE, file=out) or (0 if args else 2), client=False)
     if args[0] in ("--version", "-V"):
         from gitolite_triggers import __version__
 
-        print(f"gitolite-triggers {__version__}")
-        return 0
+        return guarded(lambda: print(f"gitolite-triggers {__version__}"), client=False)
     name = args[0]
     if name not in COMMANDS:
         print(f"gitolite-triggers: unknown command '{name}'\n\n{USAGE}", file=sys.stderr)

@@ -31,7 +31,19 @@ def guarded(run: Callable[[], int | None], client: bool) -> int:
     """Run a command; report what escapes it to the right audience; return the exit status."""
     set_client(client)
     try:
-        return int(run() or 0)
+        status = int(run() or 0)
+        sys.stdout.flush()  # here, not at exit: a closed pipe is caught below
+        return status
+    except BrokenPipeError:
+        return _reader_gone()
+    except SystemExit:  # argparse's --help or usage error: its output may meet a closed pipe
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _reader_gone()
+        except (OSError, ValueError):
+            pass
+        raise
     except KeyboardInterrupt:
         return 130
     except Fatal as e:
@@ -41,6 +53,21 @@ def guarded(run: Callable[[], int | None], client: bool) -> int:
 
         detail = f"{type(e).__name__}: {e}"
         return _fail(client, "internal error", detail, traceback.format_exc())
+
+
+def _reader_gone() -> int:
+    """Whoever read our stdout has closed it (``... | head``): stop quietly, as a program
+    killed by SIGPIPE would, with its status (128 + 13). stdout is pointed at /dev/null
+    so the interpreter's flush at exit finds nothing to complain about."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return 141
 
 
 def refuse(e: Fatal) -> int:

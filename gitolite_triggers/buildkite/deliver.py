@@ -19,7 +19,16 @@ Per record (reference A.3-A.6):
 - 400/401/403/404/422 (any other 4xx): dead/ with the status and body, and a log line.
 
 The token is read once per run (config.load_token), sent only in the Authorization
-header, and never logged or written to the spool.
+header, and never logged or written to the spool. A token that cannot be read is a failed
+attempt of every pending record (counted, its reason in ``last_error``) and ends the run.
+
+A running deliverer follows the rc: between records (at most every RC_CHECK_INTERVAL s) it
+re-reads the rc cache (a stat of the sources and, when changed, one ``marshal`` load) and
+takes a new ``api_url``, token file, timeouts or retry settings from the next request on;
+a broken rc keeps the last good one (logged once). ``buildkite restart`` (spool.py's
+restart flag) makes it let go of the lock and exit between two requests, so a new one
+(or a foreground ``buildkite deliver --take-over``) starts with everything fresh.
+Every run logs one ``deliverer done`` line with its request and wake-up counts.
 """
 
 from __future__ import annotations
@@ -44,6 +53,12 @@ if TYPE_CHECKING:
     import requests
 
 CRASH_ENV = "GITOLITE_TRIGGERS_BK_CRASH_AT"  # tests: SIGKILL ourselves at a named point
+RC_CHECK_INTERVAL = 0.5  # seconds between two looks at the rc cache
+HISTORY_KEPT = 100  # every attempt of a record, within reason
+
+
+class RestartRequested(Exception):
+    """``buildkite restart`` asked this deliverer to stop; run() lets go of the lock."""
 
 
 def _crash_point(name: str) -> None:
@@ -69,6 +84,12 @@ def _header_int(resp: requests.Response, name: str) -> int | None:
         return None
 
 
+def builds_url(api_url: str, rec: Record) -> str:
+    """``.../organizations/ORG/pipelines/SLUG/builds`` for a record (names quoted)."""
+    org, pipe = quote(rec["org"], safe=""), quote(rec["pipeline"], safe="")
+    return f"{api_url}/organizations/{org}/pipelines/{pipe}/builds"
+
+
 class Deliverer:
     """Delivers one spool's pending records; ``say`` reports progress (foreground mode)."""
 
@@ -81,6 +102,10 @@ class Deliverer:
         self.token = ""
         self.not_before = 0.0  # global pause after a 429 or an exhausted rate limit
         self.tried: set[str] = set()  # record ids attempted in this run
+        self.requests = 0  # HTTP requests sent in this run
+        self.wakeups = 0  # sleeps ended in this run: the busy-loop meter
+        self.restart_seen = self.spool.restart_stamp()
+        self.rc_checked = time.monotonic()
 
     # ------------------------------------------------------------------ plumbing
     def log(self, *fields: str) -> None:
@@ -101,8 +126,41 @@ class Deliverer:
             )
         return self.session
 
+    def follow_rc(self) -> None:
+        """Take a changed rc's buildkite settings (see the module's docstring)."""
+        now = time.monotonic()
+        if now - self.rc_checked < RC_CHECK_INTERVAL:
+            return
+        self.rc_checked = now
+        if self.spool.restart_stamp() != self.restart_seen:
+            self.log("deliverer", "restart requested; letting go of the spool")
+            raise RestartRequested
+        from gitolite_triggers.errors import RcError
+
+        try:
+            rc = load_rc()
+        except RcError as e:
+            if getattr(self, "_rc_broken", "") != str(e):
+                self._rc_broken = str(e)
+                self.log("warn", f"the rc does not load ({e}); delivering with the last good one")
+            return
+        self._rc_broken = ""
+        if rc.buildkite == self.rc.buildkite:
+            return
+        new = config.settings(rc)
+        self.rc = rc
+        if new.spool_dir != self.s.spool_dir:
+            self.log("deliverer", f"spool_dir changed to {new.spool_dir}; handing over")
+            raise RestartRequested
+        changed = [k for k in vars(new) if getattr(new, k) != getattr(self.s, k)]
+        self.s = new
+        self.session = None  # the next request reads the token and api_url again
+        self.not_before = 0.0
+        self.log("deliverer", f"rc changed ({' '.join(changed) or 'pipelines'}); using it")
+        self.say(f"rc changed ({' '.join(changed) or 'pipelines'}); using it")
+
     def _builds_url(self, rec: Record) -> str:
-        return f"{self.s.api_url}/organizations/{quote(rec['org'], safe='')}/pipelines/{quote(rec['pipeline'], safe='')}/builds"
+        return builds_url(self.s.api_url, rec)
 
     def _timeouts(self) -> tuple[float, float]:
         return (self.s.connect_timeout, self.s.read_timeout)
@@ -114,8 +172,18 @@ class Deliverer:
 
     def _note(self, rec: Record, what: str) -> None:
         rec.setdefault("history", []).append(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {what}")
-        rec["history"] = rec["history"][-20:]
+        rec["history"] = rec["history"][-HISTORY_KEPT:]
         rec["last_error"] = what
+
+    def _answer(self, rec: Record, resp: requests.Response, what: str) -> None:
+        """Keep the last answer on the record, for ``buildkite show``."""
+        rec["response"] = {
+            "request": what,
+            "status": resp.status_code,
+            "at": time.time(),
+            "headers": {k: v for k, v in resp.headers.items() if k.lower().startswith("ratelimit")},
+            "body": _body_text(resp, 4000),
+        }
 
     def _pace(self, resp: requests.Response) -> None:
         """Honour an exhausted rate limit even on a successful answer."""
@@ -232,19 +300,26 @@ class Deliverer:
                     "skip", rec["repo"], rec["ref"], rec["new"], "the push did not update the ref"
                 )
                 return
-        http = self._http()
+        try:
+            http = self._http()
+        except config.TokenError as e:
+            self._token_failed(e)
+            raise
         url = self._builds_url(rec)
         if rec.get("maybe_posted"):
             key = f"meta_data[{config.DELIVERY_KEY}]"
+            self.requests += 1
             try:
                 resp = http.get(
                     url, params={key: rec["id"], "per_page": "5"}, timeout=self._timeouts()
                 )
             except requests.RequestException as e:
+                rec["attempts"] = rec.get("attempts", 0) + 1  # a failed lookup is an attempt
                 rec["failures"] = rec.get("failures", 0) + 1
                 self._later(rec, self._backoff(rec), f"lookup failed: {type(e).__name__}")
                 return
             self._pace(resp)
+            self._answer(rec, resp, "lookup")
             if resp.status_code == 200:
                 try:
                     listed = resp.json()
@@ -260,6 +335,7 @@ class Deliverer:
                     self._done(rec, found[-1], "found the build an earlier attempt created")
                     return
             elif resp.status_code == 429 or resp.status_code >= 500:
+                rec["attempts"] = rec.get("attempts", 0) + 1
                 self._rate_or_backoff(rec, resp, "lookup")
                 return
             else:
@@ -274,6 +350,7 @@ class Deliverer:
         rec["maybe_posted"] = True
         self.spool.save("pending", rec)  # durable before the request leaves
         _crash_point("before_post")
+        self.requests += 1
         try:
             resp = http.post(url, json=rec["body"], timeout=self._timeouts())
         except requests.RequestException as e:
@@ -282,6 +359,7 @@ class Deliverer:
             return
         _crash_point("after_post")
         self._pace(resp)
+        self._answer(rec, resp, "POST")
         status = resp.status_code
         if status == 201:
             try:
@@ -300,6 +378,17 @@ class Deliverer:
         else:
             rec["failures"] = rec.get("failures", 0) + 1
             self._later(rec, self._backoff(rec), f"POST answered HTTP {status}")
+
+    def _token_failed(self, e: config.TokenError) -> None:
+        """No usable token: a failed attempt of every pending record (counted, the reason
+        kept for ``status``), logged; the run then ends (an admin must fix the token; the
+        next push, ``deliver`` or the systemd timer tries again, at once)."""
+        why = f"no token: {e}"
+        for rec in self.spool.records("pending"):
+            rec["attempts"] = rec.get("attempts", 0) + 1
+            self._note(rec, why)
+            self.spool.save("pending", rec)
+        self.log("error", f"cannot deliver: {e}; records stay in {self.spool.dir('pending')}")
 
     def _rate_or_backoff(self, rec: Record, resp: requests.Response, what: str) -> None:
         if resp.status_code == 429:
@@ -358,10 +447,13 @@ class Deliverer:
                 if self.not_before > now:
                     wait = min(max(0.01, self.not_before - now), self.s.poll_interval)
                 time.sleep(wait)
+                self.wakeups += 1
+                self.follow_rc()
                 continue
             for rec in due:
                 if time.time() < self.not_before:
                     break
+                self.follow_rc()
                 tried.add(rec["id"])
                 self.deliver_one(rec)
 
@@ -372,34 +464,51 @@ class Deliverer:
         wait_for_lock: bool = False,
         session: str = "",
     ) -> int:
-        """Take the lock and deliver; return 0, or 3 when another deliverer holds the lock.
+        """Take the lock and deliver; return 0, 3 when another deliverer holds the lock, 4
+        when ``buildkite restart`` (or a new spool_dir) stopped it.
 
         With ``session`` (a kicked deliverer's GL_TID), once it holds the lock (so later
         kicks see a deliverer at work) it first waits for that session to end.
         """
         first = True
-        while True:
-            with self.spool.locked(wait=wait_for_lock) as got:
-                if not got:
-                    return 3 if first else 0
-                if first and session:
-                    wait_for_session(session)
-                    time.sleep(self.s.start_delay)
-                try:
-                    self.run_locked(ignore_schedule=ignore_schedule and first, once=once)
-                finally:
-                    first = False
-            if once:
-                # A push during a one-pass run did not kick (we held the lock): hand its
-                # records to a background deliverer rather than leave them waiting.
-                if set(self.spool.ids("pending")) - self.tried:
-                    from gitolite_triggers.buildkite.trigger import kick
+        start = time.monotonic()
+        try:
+            while True:
+                with self.spool.locked(wait=wait_for_lock) as got:
+                    if not got:
+                        return 3 if first else 0
+                    if first and session:
+                        wait_for_session(session)
+                        time.sleep(self.s.start_delay)
+                    try:
+                        self.run_locked(ignore_schedule=ignore_schedule and first, once=once)
+                    except RestartRequested:
+                        return 4
+                    finally:
+                        first = False
+                if not self._again(once):
+                    return 0
+        finally:
+            if self.requests or self.wakeups:
+                self.log(
+                    "deliverer done",
+                    f"requests={self.requests}",
+                    f"wakeups={self.wakeups}",
+                    f"seconds={time.monotonic() - start:.2f}",
+                )
 
-                    kick(self.rc, str(self.spool.root))
-                return 0
-            if not self.spool.has_pending():
-                return 0
-            # Something was spooled while we held the lock and its kicker gave up: go on.
+    def _again(self, once: bool) -> bool:
+        """After letting go of the lock: go round again (True) or finish."""
+        if once:
+            # A push during a one-pass run did not kick (we held the lock): hand its
+            # records to a background deliverer rather than leave them waiting.
+            if set(self.spool.ids("pending")) - self.tried:
+                from gitolite_triggers.buildkite.trigger import kick
+
+                kick(self.rc, str(self.spool.root))
+            return False
+        # Something was spooled while we held the lock and its kicker gave up: go on.
+        return self.spool.has_pending()
 
 
 SESSION_WAIT_MAX = 60.0
@@ -450,9 +559,8 @@ def main(argv: list[str] | None = None) -> int:
         d = Deliverer(rc)
         try:
             return d.run(session=os.environ.get("GL_TID", ""))
-        except config.TokenError as e:
-            d.log("error", f"cannot deliver: {e}; records stay in {d.spool.dir('pending')}")
-            return 1
+        except config.TokenError:
+            return 1  # logged, and noted on every pending record
     except Exception as e:  # detached: log, never a traceback to nowhere
         glog.log(None, "buildkite", "error", f"deliverer failed: {type(e).__name__}: {e}")
         return 1

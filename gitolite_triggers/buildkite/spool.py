@@ -68,6 +68,21 @@ def delivery_id(repo: str, ref: str, new: str) -> str:
     return hashlib.sha256(f"{repo}\0{ref}\0{new}".encode()).hexdigest()[:32]
 
 
+def rebuild_id(repo: str, ref: str, new: str) -> str:
+    """A fresh id for a deliberate second build of a commit (``build`` over ssh,
+    ``buildkite redeliver``): unlike ``delivery_id`` it differs every time, so it passes
+    the one-build-per-commit rule on purpose."""
+    salt = f"{time.time_ns()}\0{os.getpid()}\0{os.urandom(8).hex()}"
+    return hashlib.sha256(f"{repo}\0{ref}\0{new}\0{salt}".encode()).hexdigest()[:32]
+
+
+class IdError(LookupError):
+    """An id (or id prefix) names no record, or more than one; the message says which."""
+
+
+RESTART_FLAG = "restart"
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | NOFOLLOW)
     try:
@@ -171,6 +186,43 @@ class Spool:
                 continue  # cannot happen with rename-into-place; never crash on it
             if rec is not None:
                 yield rec
+
+    def resolve(self, prefix: str, states: tuple[str, ...] = STATES) -> tuple[str, str]:
+        """(state, full id) of the one record whose id starts with ``prefix``, as git takes
+        a unique abbreviation of an object name; IdError when none or several match."""
+        wanted = prefix.strip().lower()
+        if not wanted or any(c not in "0123456789abcdef" for c in wanted):
+            raise IdError(f"{prefix!r} is not a delivery id (hex digits, as `status` lists them)")
+        found = [(st, rid) for st in states for rid in self.ids(st) if rid.startswith(wanted)]
+        if not found:
+            raise IdError(f"no delivery {prefix} (in {', '.join(states)})")
+        if len({rid for _, rid in found}) > 1:
+            names = ", ".join(f"{rid[:12]} ({st})" for st, rid in found[:5])
+            raise IdError(f"delivery id {prefix} is ambiguous: {names}; give more digits")
+        # A crash between writing done/ and unlinking pending/ leaves both: done wins.
+        for st in ("done", "dead", "pending"):
+            if (st, found[0][1]) in found:
+                return st, found[0][1]
+        return found[0]
+
+    def request_restart(self) -> None:
+        """Ask a running deliverer to let go of the lock and exit (it checks the flag's
+        stamp between records and at least once per ``poll_interval``)."""
+        self.ensure()
+        self.save_flag(RESTART_FLAG, f"{time.time_ns()} {os.getpid()}\n".encode())
+
+    def save_flag(self, name: str, data: bytes) -> None:
+        tmp = Path(write_temp(str(self.root / "tmp"), f"{name}.{os.getpid()}.tmp", data, 0o600))
+        os.replace(tmp, self.root / name)
+
+    def restart_stamp(self) -> int:
+        """The restart flag's mtime (ns), 0 when there is none: a deliverer notes it at
+        start and stops when it changes."""
+        try:
+            st = os.lstat(self.root / RESTART_FLAG)
+        except FileNotFoundError:
+            return 0
+        return st.st_ino << 64 | st.st_mtime_ns  # a new file (os.replace) is a new inode
 
     def has_pending(self) -> bool:
         try:

@@ -32,8 +32,20 @@ Only the repo's creator may list or change its roles; the role names are the rc'
 
 
 def run_command(rc: Rc, user: str, req: CommandRequest) -> int:
-    handler = {"info": info, "help": help_, "perms": perms}[req.name]
+    handler = HANDLERS[req.name]
     return handler(rc, user, list(req.args))
+
+
+def builds(rc: Rc, user: str, args: list[str]) -> int:
+    from gitolite_triggers.shell.cmd_builds import main  # the network path: loaded here
+
+    return main(rc, user, args)
+
+
+def build(rc: Rc, user: str, args: list[str]) -> int:
+    from gitolite_triggers.shell.cmd_build import main
+
+    return main(rc, user, args)
 
 
 def greeting(user: str) -> str:
@@ -106,7 +118,8 @@ def info(rc: Rc, user: str, args: list[str]) -> int:
 
 
 def help_(rc: Rc, user: str, args: list[str]) -> int:
-    text = greeting(user) + "\nlist of remote commands available:\n\n\thelp\n\tinfo\n\tperms\n"
+    names = "".join(f"\t{name}\n" for name in sorted(HANDLERS))
+    text = greeting(user) + "\nlist of remote commands available:\n\n" + names
     site = rc.get("SITE_INFO")
     if site:
         text += f"\n{site}\n"
@@ -191,3 +204,13 @@ def perms(rc: Rc, user: str, args: list[str]) -> int:
     # gitolite fires POST_CREATE with a third arg 'perms' ("permissions changed") so the
     # gitweb/daemon list updaters pick up the new readers.
     return fire(rc, "POST_CREATE", repo, user, "perms", opts=Options(stdout_to_stderr=True))
+
+
+# One line per command; soc.COMMANDS lists the names the parser lets through.
+HANDLERS = {
+    "info": info,
+    "help": help_,
+    "perms": perms,
+    "builds": builds,
+    "build": build,
+}

@@ -19,7 +19,7 @@ from gitolite_triggers.names import is_remote_command, repo_name_problem
 
 MAX_LENGTH = 4096
 GIT_VERBS = ("git-upload-pack", "git-receive-pack", "git-upload-archive")
-COMMANDS = ("info", "help", "perms")
+COMMANDS = ("info", "help", "perms", "builds", "build")
 CONTROL_CHARS = frozenset([*map(chr, range(0x20)), "\x7f"])
 
 
