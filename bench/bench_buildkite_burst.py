@@ -15,7 +15,7 @@ documents. --repos repos get --pushes pushes each (one new commit per push, over
   wake-ups (their ``deliverer done ... wakeups=N`` log lines) per second of drain.
 
 Usage: .venv/bin/python bench/bench_buildkite_burst.py [--repos 20 --pushes 10
-       --concurrency 10 --limit 50 --window 10] [--out FILE]
+       --concurrency 10 --limit 20 --window 10] [--out FILE]
 (tests/test_bench_buildkite_ops_smoke.py runs a tiny one.)
 """
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repos", type=int, default=20)
     ap.add_argument("--pushes", type=int, default=10, help="pushes per repo")
     ap.add_argument("--concurrency", type=int, default=10, help="pushes at once")
-    ap.add_argument("--limit", type=int, default=50, help="requests per window (per user)")
+    ap.add_argument("--limit", type=int, default=20, help="requests per window (per user)")
     ap.add_argument("--window", type=float, default=10.0, help="rate-limit window, seconds")
     ap.add_argument("--drain", type=float, default=600.0, help="give up after this long")
     ap.add_argument("--out", default="")

@@ -294,3 +294,49 @@ def test_the_systemd_units_command_line_delivers(bk) -> None:  # type: ignore[no
     timer = configparser.ConfigParser(strict=False, interpolation=None)
     timer.read(UNIT.with_suffix(".timer"))
     assert timer["Timer"]["OnBootSec"] and timer["Install"]["WantedBy"] == "timers.target"
+
+
+def test_rate_limit_is_waited_out_without_loss_duplicates_or_spinning(bk) -> None:  # type: ignore[no-untyped-def]
+    server, si, spool, push = bk
+    si.set_limits(user_limit=2, window=2)
+    server.write_rc(
+        bk_rc(si.api_url, extra="  autostart: false\n  token_file: ~/.buildkite-token\n").replace(
+            "poll_interval: 0.05", "poll_interval: 1"
+        )
+    )
+    shas = push("main", "release/1", "release/2", "release/3", "release/4")
+    t = time.monotonic()
+    r = cli(server, "deliver")
+    took = time.monotonic() - t
+    assert r.returncode == 0, r.stderr
+    assert sorted(b["commit"] for b in si.builds()) == sorted(shas)  # each once, none lost
+    statuses = [e["status"] for e in si.received()]
+    # RateLimit-Remaining: 0 on an answer pauses it before the limit is hit: no 429 at
+    # all here (a deliverer that starts blind gets at most one, then waits the reset)
+    assert statuses.count(201) == 5 and statuses.count(429) <= 1
+    assert set(statuses) <= {201, 429}  # a 429 created nothing: no lookup needed after it
+    # 5 builds at 2 per 2 s: at least two windows of waiting, slept through, not spun
+    assert took >= 2
+    (done,) = [ln for ln in server.log_text().splitlines() if "\tdeliverer done\t" in ln]
+    fields = dict(f.split("=") for f in done.split("\t") if "=" in f)
+    assert int(fields["requests"]) == len(statuses) <= 5 + 3
+    assert int(fields["wakeups"]) <= 2 * float(fields["seconds"]) + 2
+
+
+def test_a_429_waits_for_the_reset_it_names(bk) -> None:  # type: ignore[no-untyped-def]
+    import requests
+
+    server, si, spool, push = bk
+    si.set_limits(user_limit=2, window=3)
+    (sha,) = push("main")
+    for _ in range(2):  # someone else used this window's budget
+        requests.get(
+            f"{si.api_url}/access-token", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5
+        )
+    assert cli(server, "deliver").returncode == 0
+    posts = [e for e in si.received() if e["method"] == "POST"]
+    assert [e["status"] for e in posts] == [429, 201]
+    assert posts[1]["time"] - posts[0]["time"] >= 1.0  # waited for RateLimit-Reset
+    assert [b["commit"] for b in si.builds()] == [sha]
+    (rec,) = spool.records("done")
+    assert any("POST rate limited (429)" in h for h in rec["history"])
