@@ -107,7 +107,7 @@ def refresh(rc: Rc, repo: str, found: list[Row]) -> str:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            q = urlencode({f"meta_data[{'gitolite_repo'}]": repo, "per_page": "100"})
+            q = urlencode({"meta_data[gitolite_repo]": repo, "per_page": "100"})
             url = (
                 f"{s.api_url}/organizations/{quote(org, safe='')}"
                 f"/pipelines/{quote(pipe, safe='')}/builds?{q}"

@@ -33,6 +33,9 @@ docs/buildkite.md and the reference notes A.1-A.7):
 - Rate limits: the ``RateLimit-*`` and ``RateLimit-User-*`` headers on every API response;
   per-organization and per-user request counts per window; over the limit -> 429 with
   Buildkite's body (``message``, ``scope``, ``limit``, ``current``, ``reset``).
+  ``set_limits(user_limit=, org_limit=, window=)`` in-process, ``--rate-limit N
+  --org-rate-limit N --window S`` on the command line (bench/bench_buildkite_burst.py
+  drives 200 pushes through a 20-per-10 s limit; tests/test_buildkite_ops.py the 429).
 - Switchable faults for the next N matching requests (``add_fault`` in-process, or
   ``POST /_standin/faults`` with the same JSON): ``status`` (answer with e.g. 502 without
   creating anything), ``status_after_create`` (create the build, then answer 500: the
