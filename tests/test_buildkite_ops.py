@@ -21,6 +21,7 @@ from gitolite_triggers.rc import load_rc
 from gitolite_triggers.repos import init_bare
 from tests.support.server import REPO_ROOT, Server
 from tests.support.standin import TOKEN, WorkTree, bk_rc, running_standin, wait_until
+from tests.test_hot_path import compiled, run_cli  # noqa: F401 (compiled: a fixture)
 
 UNIT = REPO_ROOT / "contrib" / "systemd" / "gitolite-triggers-buildkite.service"
 
@@ -340,3 +341,17 @@ def test_a_429_waits_for_the_reset_it_names(bk) -> None:  # type: ignore[no-unty
     assert [b["commit"] for b in si.builds()] == [sha]
     (rec,) = spool.records("done")
     assert any("POST rate limited (429)" in h for h in rec["history"])
+
+
+@pytest.mark.parametrize("soc", ["help", "info"])
+def test_help_and_info_load_nothing_of_the_build_commands(compiled: Server, soc: str) -> None:  # noqa: F811
+    r, mods = run_cli(compiled, "shell", "alice", soc=soc)
+    assert r.returncode == 0, r.stderr[-2000:]
+    if soc == "help":
+        assert "\tbuild\n\tbuilds\n" in r.stdout
+    assert "gitolite_triggers.shell.commands" in mods
+    assert [
+        m
+        for m in mods
+        if m.startswith(("gitolite_triggers.shell.cmd_", "gitolite_triggers.buildkite"))
+    ] == []
