@@ -106,6 +106,7 @@ class Deliverer:
         self.wakeups = 0  # sleeps ended in this run: the busy-loop meter
         self.restart_seen = self.spool.restart_stamp()
         self.rc_checked = time.monotonic()
+        self._rc_broken = ""  # the last rc error logged (once each)
 
     # ------------------------------------------------------------------ plumbing
     def log(self, *fields: str) -> None:
@@ -140,7 +141,7 @@ class Deliverer:
         try:
             rc = load_rc()
         except RcError as e:
-            if getattr(self, "_rc_broken", "") != str(e):
+            if self._rc_broken != str(e):
                 self._rc_broken = str(e)
                 self.log("warn", f"the rc does not load ({e}); delivering with the last good one")
             return
@@ -153,9 +154,10 @@ class Deliverer:
             self.log("deliverer", f"spool_dir changed to {new.spool_dir}; handing over")
             raise RestartRequested
         changed = [k for k in vars(new) if getattr(new, k) != getattr(self.s, k)]
+        if new.api_url != self.s.api_url:
+            self.not_before = 0.0  # another server's rate limit
         self.s = new
         self.session = None  # the next request reads the token and api_url again
-        self.not_before = 0.0
         self.log("deliverer", f"rc changed ({' '.join(changed) or 'pipelines'}); using it")
         self.say(f"rc changed ({' '.join(changed) or 'pipelines'}); using it")
 
