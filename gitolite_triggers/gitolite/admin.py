@@ -74,7 +74,10 @@ def setup(argv: list[str]) -> int:
 
         from gitolite_triggers.gitolite.onpath import link_gitolite_command
 
-        said = link_gitolite_command(os.environ.get("HOME") or os.path.expanduser("~"))
+        from gitolite_triggers.rc import load_rc
+
+        home = os.environ.get("HOME") or os.path.expanduser("~")
+        said = link_gitolite_command(home, load_rc().admin_base)
         if said:
             print(said)
     return status

@@ -4,8 +4,9 @@ gitolite's own install links ``~/bin/gitolite``, and its docs tell admins to hav
 on PATH; sites' cron jobs and scripts call ``gitolite`` by that name. Inside our sessions
 and hooks ``GL_BINDIR`` (the folder of our scripts, where ``gitolite`` lives beside
 ``gitolite-triggers``) is already first on PATH, so this link is for the account's own
-shell. ``setup`` (and ``migrate``, which replaces gitolite's link after backing it up)
-call ``link_gitolite_command``.
+shell; it points at a lean launcher in ``$GL_ADMIN_BASE/bin`` beside the forced command's.
+``gitolite setup`` calls ``link_gitolite_command`` (and ``migrate`` may, with ``replace``
+after backing gitolite's link up).
 """
 
 from __future__ import annotations
@@ -13,20 +14,25 @@ from __future__ import annotations
 import os
 
 
-def script_path() -> str:
-    """Our ``gitolite`` script: beside the interpreter, as every console script is."""
-    from gitolite_triggers.rc import bin_dir
+def write_launcher(admin_base: str) -> str:
+    """(Re)write ``$GL_ADMIN_BASE/bin/gitolite``, a lean launcher (``python -IS``, as the
+    forced command's: launcher.py) of this command; return its path. Scripts that call
+    ``gitolite access`` per repo pay its start-up each time."""
+    from gitolite_triggers.launcher import render, write_if_changed
 
-    return os.path.join(bin_dir(), "gitolite")
+    path = os.path.join(admin_base, "bin", "gitolite")
+    write_if_changed(
+        path,
+        render("gitolite_triggers.gitolite.main", "main(sys.argv[1:])", "the gitolite command"),
+    )
+    return path
 
 
-def link_gitolite_command(home: str, replace: bool = False) -> str | None:
-    """Make ``HOME/bin/gitolite`` a symlink to our script; say what was done (None: nothing
-    to do). Something else already there (a real gitolite's link) is left alone unless
-    ``replace``, and the message says so."""
-    script = script_path()
-    if not os.access(script, os.X_OK):
-        return None
+def link_gitolite_command(home: str, admin_base: str, replace: bool = False) -> str | None:
+    """Write the launcher and make ``HOME/bin/gitolite`` a symlink to it; say what was done
+    (None: nothing to do). Something else already there (a real gitolite's link) is left
+    alone unless ``replace``, and the message says so."""
+    script = write_launcher(admin_base)
     link = os.path.join(home, "bin", "gitolite")
     if os.path.islink(link) and os.readlink(link) == script:
         return None
