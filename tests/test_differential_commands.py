@@ -22,10 +22,8 @@ A missing gitolite3 fails the test (CI installs it).
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -253,9 +251,12 @@ def normal(side: Side, answer: tuple[int, str, str], step: Step) -> tuple[int, s
     status, out, err = answer
     if status in (25, 255):  # Perl's die status (errno-derived); ours is 1
         status = 1
-    fix = lambda t: STAMP.sub(
-        "TIME", GREETING.sub(r"hello \1, GREETING", t.replace(str(side.home), "HOME"))
-    )  # noqa: E731
+
+    def fix(t: str) -> str:
+        return STAMP.sub(
+            "TIME", GREETING.sub(r"hello \1, GREETING", t.replace(str(side.home), "HOME"))
+        )
+
     out, err = fix(out), NOISE.sub("", fix(err))
     if out.lstrip().startswith(("Usage:", "perms -- ")):  # usage texts are in our own words
         out = "USAGE"

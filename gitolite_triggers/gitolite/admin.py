@@ -73,7 +73,6 @@ def setup(argv: list[str]) -> int:
         import os
 
         from gitolite_triggers.gitolite.onpath import link_gitolite_command
-
         from gitolite_triggers.rc import load_rc
 
         home = os.environ.get("HOME") or os.path.expanduser("~")
