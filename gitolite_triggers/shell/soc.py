@@ -57,7 +57,7 @@ class GitRequest(tuple[str, str]):
 
 
 class CommandRequest(tuple[str, tuple[str, ...]]):
-    """A remote command (info, help, perms) and its argument words, as ``(name, args)``."""
+    """A remote command (info, perms, D...) and its argument words, as ``(name, args)``."""
 
     __slots__ = ()
 

@@ -95,7 +95,7 @@ def usage(argv: list[str]) -> int:
     parser = Parser(
         "gitolite-triggers shell",
         "The ssh forced command: serve SSH_ORIGINAL_COMMAND (git-upload-pack, git-receive-pack,\n"
-        "git-upload-archive, info, help, perms) for USER. sshd runs it from the\n"
+        "git-upload-archive, and the ssh commands the rc enables) for USER. sshd runs it from the\n"
         "authorized_keys line that ssh-authkeys writes for each key; admins never need to.",
         arguments=(("USER", "the user the key belongs to (from keydir/USER.pub)"),),
         arguments_usage="USER",
