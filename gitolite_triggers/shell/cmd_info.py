@@ -179,7 +179,8 @@ def _json(
     doc: dict[str, Any] = {
         "GL_USER": user,
         "USER": f"{os.environ.get('USER') or 'git'}@{host}",
-        "gitolite_version": f"gitolite-triggers {__version__}",
+        # scripts test this for gitolite v3 features (gitolite's t/info-json.t: /^v3.[5-9]/)
+        "gitolite_version": f"v3.6-compatible (gitolite-triggers {__version__})",
         "git_version": git_version(),
         "repos": repos,
     }
