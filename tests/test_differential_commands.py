@@ -241,7 +241,7 @@ class Side:
 
 GREETING = re.compile(r"^hello (\S*), this is .*$", re.M)
 NOISE = re.compile(
-    r"^(hint:.*|Initialized empty Git repository in .*|Cloning into .*|done\.|warning: You appear to have cloned an empty repository\.|grep: .*projects\.list: No such file or directory)\n",
+    r"^(hint:.*|Initialized empty Git repository in .*|Cloning into .*|done\.|grep: .*projects\.list: No such file or directory)\n",
     re.M,
 )
 STAMP = re.compile(r"\d{4}-\d\d-\d\d_\d\d:\d\d:\d\d")

@@ -5,7 +5,7 @@ copy is ``git clone --bare -l`` (hard links, no network) into a hidden name rena
 place, with our hooks, ``gl-creator`` (the user) and ``gl-forked-from`` (FROM); then
 POST_CREATE fires with ``TO user fork``, as gitolite's does (and no PRE_CREATE, as in
 gitolite). Messages are gitolite's, on stderr without ``FATAL:``, exit 1. git's own
-"Cloning into..." line is not shown: it names a server path.
+"Cloning into..." line is not shown (it names a server path); its warnings are.
 """
 
 from __future__ import annotations
@@ -57,13 +57,18 @@ def _clone(rc: Rc, src: str, to: str, user: str, source: str) -> None:
     tmp = target.parent / f".{target.name}.forking-{os.getpid()}"
     try:
         done = subprocess.run(
-            ["git", "clone", "--bare", "--quiet", "-l", "--", src, str(tmp)],
+            ["git", "clone", "--bare", "-l", "--", src, str(tmp)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
         )
         if done.returncode != 0:
             raise Quit(f"fork of '{source}' failed", 1)
+        for line in done.stderr.splitlines():  # git's warnings, never a line naming a path
+            if line.startswith("warning: ") and rc.repo_base not in line and "/" not in line:
+                print(line, file=sys.stderr)
         install_hooks(rc, tmp)
         write_creator(tmp, user)
         (tmp / "gl-forked-from").write_text(source + "\n")
