@@ -198,3 +198,23 @@ def test_gitolite_setup_links_the_lean_command(server: Server, tmp_path: Path) -
         [str(link), "list-phy-repos"], env=env, capture_output=True, text=True, timeout=60
     )
     assert (r.returncode, r.stdout) == (0, "gitolite-admin\ntesting\n"), r.stderr
+
+
+def test_the_rc_switches_of_d_and_desc(account: Server) -> None:
+    """gitolite's D_DISABLE_RM, TRASH_CAN, TRASH_SUFFIX and WRITER_CAN_UPDATE_DESC."""
+    local = account.home / "local"
+    account.write_rc(
+        f"LOCAL_CODE: {local}\nCOMMANDS: [D, create, desc]\nD_DISABLE_RM: true\n"
+        "TRASH_CAN: Bin\nTRASH_SUFFIX: '1'\n"
+    )
+    assert ssh(account, "alice", "create dev/alice/t").returncode == 0
+    r = ssh(account, "alice", "D unlock dev/alice/t")
+    assert (r.returncode, r.stderr) == (1, "sorry, 'unlock' and 'rm' are disabled\n")
+    assert ssh(account, "alice", "D trash dev/alice/t").returncode == 0
+    assert (account.repo_base / "Bin/dev/alice/t/1/gl-creator").is_file()
+    assert ssh(account, "alice", "D list-trash").stdout == "dev/alice/t/1\n"
+    assert ssh(account, "bob", "desc foo read by bob").stderr == "FATAL: you are not authorized\n"
+    account.write_rc(f"LOCAL_CODE: {local}\nCOMMANDS: [desc]\nWRITER_CAN_UPDATE_DESC: true\n")
+    assert ssh(account, "bob", "desc foo read by bob").returncode == 1  # bob only reads foo
+    assert ssh(account, "alice", "desc foo set by a writer").returncode == 0
+    assert (account.repo_base / "foo.git/description").read_text() == "set by a writer"

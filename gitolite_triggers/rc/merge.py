@@ -36,6 +36,10 @@ DEFAULTS: dict[str, Any] = {
     "SITE_INFO": None,
     # the ssh commands users may run: gitolite's default ENABLE'd set (docs/shell.md)
     "COMMANDS": ["help", "desc", "info", "perms", "writable"],
+    "D_DISABLE_RM": False,
+    "TRASH_CAN": "Trash",
+    "TRASH_SUFFIX": None,  # None: the time, %Y-%m-%d_%H:%M:%S
+    "WRITER_CAN_UPDATE_DESC": False,
     "buildkite": {},
 }
 PATH_SETTINGS = (

@@ -1,7 +1,8 @@
 """``desc REPO`` shows, ``desc REPO TEXT...`` sets a repo's ``description`` (gitweb's, cgit's).
 
 gitolite's rights: showing needs read access; setting needs the repo's ownership (its
-creator), or write access where the repo has ``option writer-is-owner = 1``. Anyone else
+creator), or write access where the repo has ``option writer-is-owner = 1`` (or everywhere
+with the rc's ``WRITER_CAN_UPDATE_DESC: true``). Anyone else
 gets ``you are not authorized``. The text is the words joined by one space, written
 atomically, without a newline (as gitolite writes it).
 """
@@ -58,4 +59,4 @@ def run(rc: Rc, user: str | None, args: list[str]) -> int:
 def _writer_is_owner(rc: Rc, repo: str) -> bool:
     from gitolite_triggers.conf.query import options_for
 
-    return bool(options_for(rc, repo).get("writer-is-owner"))
+    return bool(rc.get("WRITER_CAN_UPDATE_DESC") or options_for(rc, repo).get("writer-is-owner"))
