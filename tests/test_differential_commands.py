@@ -59,6 +59,7 @@ repo @g1
 """
 COMMANDS = ["help", "desc", "info", "perms", "writable", "D", "create", "fork", "symbolic-ref"]
 GITOLITE_SHELL = "/usr/share/gitolite3/gitolite-shell"
+SITE_INFO = "Please see http://example.com/git for help"
 CONNECTION = "127.0.0.1 40000 127.0.0.1 22"
 
 # (GL_USER or None, "ssh" | "cli", the SOC or the sub-command line, stdin)
@@ -278,6 +279,7 @@ def _ref_side(home: Path) -> Side:
         if c not in ("help", "desc", "info", "perms", "writable")
     )
     rc = rc.replace("            'writable',\n", "            'writable',\n" + enable, 1)
+    rc = re.sub(r"(?m)^\s*# SITE_INFO .*$", f"        SITE_INFO => '{SITE_INFO}',", rc, count=1)
     (home / ".gitolite.rc").write_text(rc)
     ref.write_conf(CONF)
     ref.compile()
@@ -290,7 +292,7 @@ def _ref_side(home: Path) -> Side:
 
 def _our_side(home: Path, keys: Path) -> Side:
     server: Server = make_server(home)
-    server.write_rc("COMMANDS: [" + ", ".join(COMMANDS) + "]\n")
+    server.write_rc("COMMANDS: [" + ", ".join(COMMANDS) + f"]\nSITE_INFO: '{SITE_INFO}'\n")
     p = server.cli("setup", "--pubkey", str(make_key(keys, "admin")))
     assert p.returncode == 0, p.stderr
     (server.admin_base / "conf" / "gitolite.conf").write_text(CONF)
