@@ -115,18 +115,30 @@ def _trashed_by(trash: str, user: str) -> list[str]:
     return sorted(found)
 
 
-def _restore(rc: Rc, trash: str, trashed: str, user: str) -> int:
+def trashed_copy(trashed: str) -> tuple[str, str] | None:
+    """``REPO/<stamp>`` as ``trash`` names a copy: (REPO, stamp), or None for anything else
+    (so the path built from it is always a folder two levels into the trash can, or deeper
+    by REPO's own valid segments: never ``..``, never absolute)."""
     real, _, stamp = trashed.rpartition("/")
-    valid = real and not repo_name_problem(real) and stamp and TIME_CHARS.issuperset(stamp)
+    if not real or repo_name_problem(real) or not stamp or not TIME_CHARS.issuperset(stamp):
+        return None
+    if stamp.strip("-_:") == "":
+        return None  # no digits: not a stamp trash wrote
+    return real, stamp
+
+
+def _restore(rc: Rc, trash: str, trashed: str, user: str) -> int:
+    copy = trashed_copy(trashed)
+    if copy is None:
+        raise Quit(f"'{trashed}' is not yours!")
+    real, stamp = copy
     source = os.path.join(trash, real, stamp)
-    owner = ""
-    if valid:
-        try:
-            with open(os.path.join(source, "gl-creator"), encoding="utf-8") as f:
-                owner = f.read().strip()
-        except OSError:
-            pass
-    if not valid or owner != user:
+    try:
+        with open(os.path.join(source, "gl-creator"), encoding="utf-8") as f:
+            owner = f.read().strip()
+    except OSError:
+        owner = ""
+    if owner != user:
         raise Quit(f"'{trashed}' is not yours!")
     target = os.path.join(rc.repo_base, f"{real}.git")
     if os.path.lexists(target):

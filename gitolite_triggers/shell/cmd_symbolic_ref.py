@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 
-from gitolite_triggers.names import is_ref
 from gitolite_triggers.shell.cmdlib import Quit, can_write, need_user, repo_dir
 
 TYPE_CHECKING = False
@@ -47,12 +46,18 @@ def run(rc: Rc, user: str | None, args: list[str]) -> int:
     return subprocess.run(cmd, stdin=subprocess.DEVNULL).returncode
 
 
+BRANCH_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._/+@")
+
+
 def _branch_ok(ref: str) -> bool:
-    """A ref gitolite's update hook would accept, and git too (no ``..``, no ``//``, no lock)."""
-    return (
-        is_ref(ref)
-        and ".." not in ref
-        and "//" not in ref
-        and not ref.endswith(("/", ".", ".lock"))
-        and ref != "refs/heads/"
+    """``refs/heads/X`` with X in repo-name characters and git's ref rules: no empty or
+    ``.``-leading component, no ``..`` or ``@{``, no ``.lock`` or ``.`` ending."""
+    branch = ref.removeprefix("refs/heads/")
+    if branch == ref or not branch or not BRANCH_CHARS.issuperset(branch):
+        return False
+    if ".." in branch or "@{" in branch or branch.endswith("."):
+        return False
+    return all(
+        part and not part.startswith(".") and not part.endswith(".lock")
+        for part in branch.split("/")
     )
