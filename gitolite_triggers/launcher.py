@@ -40,7 +40,14 @@ def import_path() -> list[str]:
     import site
 
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    candidates = [package_parent, *site.getsitepackages()]
+    if sys.flags.no_site:
+        # Run from a lean launcher (a hook firing POST_COMPILE, `gitolite trigger`): without
+        # `site`, sys.prefix is the base interpreter's, not the venv's, so getsitepackages()
+        # would name the wrong folder; the launcher that started us appended the right ones.
+        sites = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+    else:
+        sites = site.getsitepackages()
+    candidates = [package_parent, *sites]
     user_site = site.getusersitepackages()
     if package_parent == user_site or package_parent.startswith(user_site + os.sep):
         candidates.append(user_site)  # a `pip install --user` of this package

@@ -109,7 +109,12 @@ def test_fetch(compiled: Server) -> None:
 
 @pytest.mark.parametrize(
     ("soc", "status", "says"),
-    [("info", 0, "hello alice"), ("rm -rf /", 1, "FATAL:")],
+    [
+        ("info", 0, "hello alice"),
+        ("rm -rf /", 1, "FATAL:"),
+        ("help", 0, "list of remote commands"),
+        ("perms foo -l", 1, "repo does not exist, or you are not authorised"),
+    ],
 )
 def test_info_and_a_refused_command(compiled: Server, soc: str, status: int, says: str) -> None:
     r, mods = run_cli(compiled, "shell", "alice", soc=soc)

@@ -82,6 +82,10 @@ def build_entries(parsed: Parsed, conf_repos: list[str]) -> tuple[dict[str, Any]
     entries["Lconf_repos"] = conf_repos
     entries["Lwild_patterns"] = wild
     entries["Lrule_info"] = parsed.rule_info
+    # for the `gitolite list-*` commands (gitolite_triggers/gitolite/listers.py)
+    entries["Lrule_repos"] = sorted(parsed.repos)
+    entries["Lrule_users"] = sorted({u for rules in parsed.repos.values() for u in rules})
+    entries["Lgroups"] = {g: list(members) for g, members in parsed.groups.items()}
     header = {
         "version": STORE_VERSION,
         "patterns": patterns,

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-CACHE_VERSION = 5  # 5: the schema refuses a UMASK with owner bits; an older cache may hold one
+# 5: the schema refuses a UMASK with owner bits; 6: COMMANDS (an older cache lacks it)
+CACHE_VERSION = 6
 SAFE_UMASK = 0o077  # every entry point's first act, before anything can be written
 ALWAYS_FIREABLE = ("POST_COMPILE", "POST_CREATE")
 

@@ -34,6 +34,12 @@ DEFAULTS: dict[str, Any] = {
     "KEYS_IN_AUTHORIZED_KEYS": True,  # False: sshd finds our keys through the key index only
     "GITWEB_PROJECTS_LIST": "~/projects.list",
     "SITE_INFO": None,
+    # the ssh commands users may run: gitolite's default ENABLE'd set (docs/shell.md)
+    "COMMANDS": ["help", "desc", "info", "perms", "writable", "builds", "build"],
+    "D_DISABLE_RM": False,
+    "TRASH_CAN": "Trash",
+    "TRASH_SUFFIX": None,  # None: the time, %Y-%m-%d_%H:%M:%S
+    "WRITER_CAN_UPDATE_DESC": False,
     "buildkite": {},
 }
 PATH_SETTINGS = (

@@ -57,7 +57,9 @@ def _resolve(git_dir: str, name: str) -> tuple[str, str] | None:
     return None
 
 
-def main(rc: Rc, user: str, args: list[str]) -> int:
+def run(rc: Rc, user: str | None, args: list[str]) -> int:
+    if not user:  # `gitolite build` in the account's shell: no user to check rights for
+        raise Fatal("GL_USER not set")
     if len(args) != 2 or args[0] in ("-h", "--help"):
         sys.stdout.write(USAGE)
         return 0 if args[:1] in (["-h"], ["--help"]) else 1

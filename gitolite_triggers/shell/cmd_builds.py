@@ -40,7 +40,9 @@ def readable_repo(rc: Rc, repo: str, user: str) -> None:
         raise Fatal(NOT_AUTHORISED) from None
 
 
-def main(rc: Rc, user: str, args: list[str]) -> int:
+def run(rc: Rc, user: str | None, args: list[str]) -> int:
+    if not user:  # `gitolite builds` in the account's shell: no user to check rights for
+        raise Fatal("GL_USER not set")
     if not args or len(args) > 2 or args[0] in ("-h", "--help"):
         sys.stdout.write(USAGE)
         return 1 if not args or len(args) > 2 else 0

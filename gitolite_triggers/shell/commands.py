@@ -1,7 +1,15 @@
-"""The commands a user can run over ssh: ``info``, ``help``, ``perms`` (gitolite's syntax).
+"""The ssh commands: which are enabled, where each lives, how one runs; and ``help``.
 
-As in gitolite, commands get no ACCESS/PRE_GIT/POST_GIT triggers and no END line. A
-refusal raises ``errors.Fatal`` (one ``FATAL:`` line, one ``die`` log line).
+gitolite's model (its ``src/commands``): one small program per command. Ours are modules,
+``shell/cmd_<name>.py`` with ``run(rc, user, args) -> int``, listed in BUILTIN (one line
+each). A site adds its own as executables in ``LOCAL_CODE/commands/<name>``, which win over
+a built-in of the same name, as gitolite's LOCAL_CODE does.
+
+Only the names in the rc's ``COMMANDS`` list may be run over ssh (gitolite's ENABLE; the
+default is gitolite's: help desc info perms writable); ``gitolite <command>`` in the
+account's own shell runs any of them. As in gitolite, commands get no ACCESS/PRE_GIT/
+POST_GIT triggers and no END line. A refusal raises ``errors.Fatal`` (one ``FATAL:`` line,
+one ``die`` log line).
 """
 
 from __future__ import annotations
@@ -10,207 +18,117 @@ import os
 import sys
 
 from gitolite_triggers.errors import Fatal
-from gitolite_triggers.names import is_user_name, repo_name_problem
-from gitolite_triggers.rc import Rc
-from gitolite_triggers.shell.soc import CommandRequest
 
-GENERIC_ERROR = "repo does not exist, or you are not authorised"
-PERMS_USAGE = """\
-perms -- list or set permissions for a user-created ("wild") repo.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from gitolite_triggers.rc import Rc
+    from gitolite_triggers.shell.soc import CommandRequest
 
-Usage summary:
-    ssh git@host perms <repo> -l
-    ssh git@host perms <repo> + <rolename> <username>
-    ssh git@host perms <repo> - <rolename> <username>
+# command name -> module with run(rc, user, args) -> int; one line each.
+BUILTIN: dict[str, str] = {
+    "help": "gitolite_triggers.shell.commands",
+    "info": "gitolite_triggers.shell.cmd_info",
+    "perms": "gitolite_triggers.shell.cmd_perms",
+    "desc": "gitolite_triggers.shell.cmd_desc",
+    "writable": "gitolite_triggers.shell.cmd_writable",
+    "D": "gitolite_triggers.shell.cmd_d",
+    "create": "gitolite_triggers.shell.cmd_create",
+    "fork": "gitolite_triggers.shell.cmd_fork",
+    "symbolic-ref": "gitolite_triggers.shell.cmd_symbolic_ref",
+    "builds": "gitolite_triggers.shell.cmd_builds",
+    "build": "gitolite_triggers.shell.cmd_build",
+}
 
-Examples:
-    ssh git@host perms my/repo + READERS alice
-    ssh git@host perms my/repo + WRITERS bob
+NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
 
-Only the repo's creator may list or change its roles; the role names are the rc's ROLES.
-"""
+
+def enabled(rc: Rc) -> tuple[str, ...]:
+    """The commands ssh users may run (the rc's COMMANDS)."""
+    return tuple(rc.get("COMMANDS") or ())
+
+
+def site_command(rc: Rc, name: str) -> str | None:
+    """``LOCAL_CODE/commands/<name>`` if it is an executable file (never a path: a name with
+    a ``/`` or a leading ``.`` is not looked up)."""
+    local = rc.get("LOCAL_CODE")
+    if not local or not name or name[0] == "." or not NAME_CHARS.issuperset(name):
+        return None
+    path = os.path.join(local, "commands", name)
+    if os.path.isfile(path) and os.access(path, os.X_OK):
+        return path
+    return None
+
+
+def lookup(rc: Rc, name: str) -> str | None:
+    """Where command ``name`` lives: a site program's path, a built-in's module, or None."""
+    return site_command(rc, name) or BUILTIN.get(name)
+
+
+def available(rc: Rc) -> list[str]:
+    """Every command that exists: the built-ins and the site's programs, sorted."""
+    names = set(BUILTIN)
+    local = rc.get("LOCAL_CODE")
+    if local:
+        try:
+            names.update(
+                n for n in os.listdir(os.path.join(local, "commands")) if site_command(rc, n)
+            )
+        except OSError:
+            pass
+    return sorted(names)
 
 
 def run_command(rc: Rc, user: str, req: CommandRequest) -> int:
-    handler = HANDLERS[req.name]
-    return handler(rc, user, list(req.args))
+    """An ssh session's command (the wrapper parsed it against ``enabled``)."""
+    if req.name not in enabled(rc):
+        raise Fatal(f"unknown git/gitolite command: '{req.name}'")
+    return run_named(rc, user, req.name, list(req.args))
 
 
-def builds(rc: Rc, user: str, args: list[str]) -> int:
-    from gitolite_triggers.shell.cmd_builds import main  # the network path: loaded here
+def run_named(rc: Rc, user: str | None, name: str, args: list[str]) -> int:
+    """Run command ``name`` for ``user`` (None: ``gitolite <command>`` without GL_USER)."""
+    where = lookup(rc, name)
+    if where is None:
+        raise Fatal("unknown gitolite sub-command")
+    if where.startswith("/"):
+        return run_site(rc, user, where, args)
+    from gitolite_triggers.shell.cmdlib import Quit
 
-    return main(rc, user, args)
-
-
-def build(rc: Rc, user: str, args: list[str]) -> int:
-    from gitolite_triggers.shell.cmd_build import main
-
-    return main(rc, user, args)
-
-
-def greeting(user: str) -> str:
-    """gitolite's first line of ``info``/``help``."""
-    from gitolite_triggers import __version__
-
-    host = os.uname().nodename.split(".")[0]
-    git = _git_version() or "?"
-    account = os.environ.get("USER") or "git"
-    return f"hello {user}, this is {account}@{host} running gitolite-triggers {__version__} on git {git}\n"
-
-
-def _git_version() -> str:
-    """``git --version`` without the subprocess module (the hot path's rule, docs/architecture.md)."""
-    read, write = os.pipe()
+    module = __import__(where, fromlist=["run"])
     try:
-        pid = os.posix_spawnp(
-            "git",
-            ["git", "--version"],
-            os.environ,
-            file_actions=[(os.POSIX_SPAWN_DUP2, write, 1), (os.POSIX_SPAWN_CLOSE, read)],
-        )
-    except OSError:
-        os.close(read)
-        return ""
-    finally:
-        os.close(write)
-    with os.fdopen(read, "rb") as f:
-        out = f.read()
-    os.waitpid(pid, 0)
-    return out.decode("utf-8", "replace").strip().removeprefix("git version ")
+        status: int = module.run(rc, user, args)
+    except Quit as q:
+        if q.message:
+            sys.stderr.write(q.message + "\n")
+        return q.status
+    return status
 
 
-def _perm_string(rc: Rc, repo: str, user: str, letters: tuple[str, ...]) -> str:
-    """gitolite info's column: ' R W C' with two spaces for each letter not granted."""
-    from gitolite_triggers.conf.query import access, is_denied
+def run_site(rc: Rc, user: str | None, path: str, args: list[str]) -> int:
+    """A site command with gitolite's environment (GL_USER, GL_BINDIR on PATH, GL_REPO_BASE,
+    GL_ADMIN_BASE, GL_LOGFILE, GL_TID: rc.apply_process_settings), its arguments as argv
+    (no shell), the client's stdin and stdout; its exit status is the session's."""
+    env = dict(os.environ)
+    if user:
+        env["GL_USER"] = user
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.posix_spawn(path, [path, *args], env)
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    return code if code >= 0 else 128 - code
 
-    out = ""
-    for aa in letters:
-        try:
-            denied = is_denied(access(rc, repo, user, aa, "any"))
-        except Exception:  # a pattern the rules cannot evaluate: not listed
-            denied = True
-        out += "  " if denied else f" {aa.lstrip('^')}"
-    return out
 
+def run(rc: Rc, user: str | None, args: list[str]) -> int:
+    """``help``: the greeting, the commands this user may run, SITE_INFO."""
+    from gitolite_triggers.shell.cmdlib import greeting
 
-def info(rc: Rc, user: str, args: list[str]) -> int:
-    """Patterns the user can create or read/write (R W C), then existing repos (R W)."""
-    from gitolite_triggers.conf.query import readable, wild_patterns
-    from gitolite_triggers.repos import physical_repos
-
-    if args:
-        raise Fatal("info takes no arguments here")
-    lines = [greeting(user), "\n"]
-    for pattern in sorted(wild_patterns(rc)):
-        perm = _perm_string(rc, pattern, user, ("R", "W", "^C"))
-        if perm.strip():
-            lines.append(f"{perm}\t{pattern}\n")
-    # W implies R in gitolite's rule syntax (R, RW, RW+...), so one bulk read check
-    # picks the repos to list and only those get the W check: fast with 10,000 repos.
-    for repo in sorted(readable(rc, user, physical_repos(rc))):
-        perm = " R" + _perm_string(rc, repo, user, ("W",))
-        lines.append(f"{perm}\t{repo}\n")
+    names = available(rc)
+    if user:  # over ssh (or with GL_USER): what is enabled; in the account's shell: all
+        names = [n for n in names if n in enabled(rc)]
+    text = greeting(user or "") + "list of remote commands available:\n\n"
+    text += "".join(f"\t{n}\n" for n in names) + "\n"
     site = rc.get("SITE_INFO")
     if site:
-        lines.append(f"\n{site}\n")
-    sys.stdout.write("".join(lines))
-    return 0
-
-
-def help_(rc: Rc, user: str, args: list[str]) -> int:
-    names = "".join(f"\t{name}\n" for name in sorted(HANDLERS))
-    text = greeting(user) + "\nlist of remote commands available:\n\n" + names
-    site = rc.get("SITE_INFO")
-    if site:
-        text += f"\n{site}\n"
+        text += f"{site}\n"
     sys.stdout.write(text)
     return 0
-
-
-# ---------------------------------------------------------------- perms
-
-
-def _owned_path(rc: Rc, repo: str, user: str) -> str | None:
-    """The repo's directory if it exists and ``user`` created it, else None."""
-    from gitolite_triggers.conf.query import creator
-    from gitolite_triggers.repos import inside_repo_base, repo_path
-
-    if repo_name_problem(repo):
-        return None
-    path = repo_path(rc, repo)
-    if not path.is_dir() or not inside_repo_base(rc, path):
-        return None
-    return str(path) if creator(rc, repo) == user else None
-
-
-def _read_lines(pf: str) -> list[str]:
-    try:
-        with open(pf, encoding="utf-8") as f:
-            return [line if line.endswith("\n") else line + "\n" for line in f]
-    except FileNotFoundError:
-        return []
-
-
-def _write_atomic(pf: str, lines: list[str]) -> None:
-    from gitolite_triggers.atomicfile import AS_OPEN, write_atomic
-
-    write_atomic(pf, "".join(lines).encode("utf-8"), AS_OPEN, fsync=False)
-
-
-def perms(rc: Rc, user: str, args: list[str]) -> int:
-    """``perms REPO -l`` | ``perms REPO + ROLE USER`` | ``perms REPO - ROLE USER``."""
-    if len(args) < 2 or args[0] in ("-h", "--help"):
-        sys.stdout.write(PERMS_USAGE)
-        return 1
-    repo = args[0]
-    path = _owned_path(rc, repo, user)
-    if path is None:
-        raise Fatal(GENERIC_ERROR)
-    pf = os.path.join(path, "gl-perms")
-    if args[1:] == ["-l"]:
-        sys.stdout.write("".join(_read_lines(pf)))
-        return 0
-    if len(args) != 4 or args[1] not in ("+", "-"):
-        raise Fatal("Invalid syntax.  Please re-run with '-h' for detailed usage")
-    op, role, who = args[1:]
-    if not is_user_name(who):
-        raise Fatal(f"Invalid user '{who}'")
-    roles = list(rc.get("ROLES") or [])
-    if op == "+" and role not in roles:
-        raise Fatal(f"Invalid role '{role}'; valid roles: {' '.join(roles)}")
-    line = f"{role} {who}\n"
-    # One writer at a time: read-modify-write under a lock, then an atomic rename.
-    import fcntl
-
-    with open(pf + ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        lines = _read_lines(pf)
-        present = line in lines
-        if op == "-":
-            if not present:
-                print(f"WARNING: '{role} {who}' was not present in file", file=sys.stderr)
-                return 0
-            lines = [x for x in lines if x != line]
-        else:
-            if present:
-                print(f"WARNING: '{role} {who}' already present in file", file=sys.stderr)
-                return 0
-            lines = sorted([*lines, line])
-        _write_atomic(pf, lines)
-    from gitolite_triggers import glog
-    from gitolite_triggers.runner import Options, fire
-
-    glog.log(rc, "perms", repo, user, op, role, who)
-    # gitolite fires POST_CREATE with a third arg 'perms' ("permissions changed") so the
-    # gitweb/daemon list updaters pick up the new readers.
-    return fire(rc, "POST_CREATE", repo, user, "perms", opts=Options(stdout_to_stderr=True))
-
-
-# One line per command; soc.COMMANDS lists the names the parser lets through.
-HANDLERS = {
-    "info": info,
-    "help": help_,
-    "perms": perms,
-    "builds": builds,
-    "build": build,
-}

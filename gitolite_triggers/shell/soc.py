@@ -9,8 +9,9 @@
   trailing ``.git``. The name must pass ``names.repo_name_problem`` (the one canonical
   check: gitolite's characters and sanity, no empty or ``.`` segments, at most 256
   characters and 32 levels). ``~`` is not expanded (it fails the name check).
-- Otherwise the words are a command; only COMMANDS are known, their arguments must
-  use only remote-command characters and hold no ``../``. Anything else is refused.
+- Otherwise the words are a command; only the enabled ones (the caller passes the rc's
+  COMMANDS; COMMANDS below by default) are known, their arguments must use only
+  remote-command characters and hold no ``../``. Anything else is refused.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class GitRequest(tuple[str, str]):
 
 
 class CommandRequest(tuple[str, tuple[str, ...]]):
-    """A remote command (info, help, perms) and its argument words, as ``(name, args)``."""
+    """A remote command (info, perms, D...) and its argument words, as ``(name, args)``."""
 
     __slots__ = ()
 
@@ -103,7 +104,7 @@ def _git_request(soc: str) -> tuple[str, str] | None:
     return verb, repo
 
 
-def parse(soc: str) -> GitRequest | CommandRequest:
+def parse(soc: str, commands: tuple[str, ...] = COMMANDS) -> GitRequest | CommandRequest:
     """Parse one SSH_ORIGINAL_COMMAND; raise SocError with gitolite-like wording."""
     if "\n" in soc or "\r" in soc:
         raise SocError(f"I don't like newlines in the command: '{shown(soc)}'")
@@ -127,7 +128,7 @@ def parse(soc: str) -> GitRequest | CommandRequest:
             raise SocError(f"invalid repo name: '{shown(repo)}' ({problem})")
         return GitRequest(verb, repo)
     words = soc.split()
-    if words[0] in COMMANDS:
+    if words[0] in commands:
         if not is_remote_command(soc):
             raise SocError(f"suspicious characters loitering about '{shown(soc)}'")
         if "../" in soc:

@@ -71,8 +71,10 @@ def main(argv: list[str]) -> int:
     if not valid_user(user):
         raise Fatal(f"invalid user name '{shown(user)}'")
     os.environ["GL_USER"] = user
+    from gitolite_triggers.shell.commands import enabled
+
     try:
-        request = parse(soc)
+        request = parse(soc, enabled(rc))
     except SocError as e:
         raise Fatal(str(e)) from None
     if isinstance(request, CommandRequest):
@@ -93,7 +95,7 @@ def usage(argv: list[str]) -> int:
     parser = Parser(
         "gitolite-triggers shell",
         "The ssh forced command: serve SSH_ORIGINAL_COMMAND (git-upload-pack, git-receive-pack,\n"
-        "git-upload-archive, info, help, perms) for USER. sshd runs it from the\n"
+        "git-upload-archive, and the ssh commands the rc enables) for USER. sshd runs it from the\n"
         "authorized_keys line that ssh-authkeys writes for each key; admins never need to.",
         arguments=(("USER", "the user the key belongs to (from keydir/USER.pub)"),),
         arguments_usage="USER",
@@ -102,6 +104,15 @@ def usage(argv: list[str]) -> int:
         print(parser.help())
         return 0
     parser.error(f"expected exactly one argument, USER (got {len(argv)})")
+
+
+def _refuse_if_writes_disabled(rc: Rc, repo: str) -> None:
+    """``writable REPO off`` (or ``@all off``): refuse the push with the admin's message."""
+    from gitolite_triggers.shell.cmd_writable import writes_disabled
+
+    message = writes_disabled(rc, repo)
+    if message is not None:
+        raise Fatal(message)
 
 
 def _times() -> list[str]:
@@ -146,6 +157,8 @@ def _checked_session(rc: Rc, user: str, req: GitRequest, path: str) -> int:
 
     result = access(rc, repo, user, aa, "any")
     for name in ("ACCESS_CHECK", "ACCESS_1"):
+        if name == "ACCESS_1" and aa == "W" and not is_denied(result):
+            _refuse_if_writes_disabled(rc, repo)  # gitolite's Writable::access_1, first in ACCESS_1
         status = fire(rc, name, repo, user, aa, "any", result, opts=opts)
         if status:
             raise Fatal(f"{name} trigger refused {aa} access to '{repo}' (exit {status})", status)

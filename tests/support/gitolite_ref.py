@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,8 +27,12 @@ Query = tuple[str, str, str, str]  # repo, user, perm, ref
 
 def require_gitolite() -> str:
     """Path of the ``gitolite`` command, or a test failure saying how to get it."""
-    exe = shutil.which("gitolite")
-    if exe is None:
+    # Debian's, by its path first: our own `gitolite` script (beside this interpreter, first
+    # on PATH once rc.apply_process_settings ran in-process) must never stand in for it.
+    exe = (
+        "/usr/bin/gitolite" if os.access("/usr/bin/gitolite", os.X_OK) else shutil.which("gitolite")
+    )
+    if exe is None or os.path.dirname(exe) == os.path.dirname(os.path.abspath(sys.executable)):
         pytest.fail(
             "the differential test needs the real gitolite: `apt-get install gitolite3` (CI's .ci/run installs it)",
             pytrace=False,
@@ -45,6 +50,11 @@ class GitoliteRef:
         base = {
             k: v for k, v in os.environ.items() if not k.startswith(("GL_", "GIT_", "SSH_", "G3T_"))
         }
+        ours = os.path.dirname(
+            os.path.abspath(sys.executable)
+        )  # gitolite's scripts call `gitolite`
+        path = os.pathsep.join(p for p in base.get("PATH", "").split(os.pathsep) if p and p != ours)
+        base["PATH"] = path or "/usr/bin:/bin"
         self.env = {**base, "HOME": str(home), "USER": "gitolite-ref", "GIT_CONFIG_NOSYSTEM": "1"}
         self.env.pop("D", None)
 
