@@ -353,5 +353,5 @@ def test_help_and_info_load_nothing_of_the_build_commands(compiled: Server, soc:
     assert [
         m
         for m in mods
-        if m.startswith(("gitolite_triggers.shell.cmd_", "gitolite_triggers.buildkite"))
+        if m.startswith(("gitolite_triggers.shell.cmd_build", "gitolite_triggers.buildkite"))
     ] == []
