@@ -256,10 +256,15 @@ def option_problems(rc: Rc) -> list[str]:
 
     compile refuses them now; rules compiled by an older version may still hold some
     (``buildkite check`` lists them)."""
+    from gitolite_triggers.conf.errors import StoreError
     from gitolite_triggers.conf.query import conf_repos, option_raw, options_for
 
     out: list[str] = []
-    for repo in conf_repos(rc):
+    try:
+        repos = conf_repos(rc)
+    except (StoreError, OSError):
+        return []  # not compiled yet: nothing to check
+    for repo in repos:
         opts = options_for(rc, repo)
         raw = option_raw(rc, repo, "buildkite.enabled")
         if raw is not None:
