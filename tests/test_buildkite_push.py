@@ -313,12 +313,13 @@ def test_an_accepted_push_whose_post_receive_never_ran_still_builds(
         assert len(world.spool.ids(PREPARED)) == 2 and world.builds(PIPELINE, "lost") == []
     finally:
         (srv.home / ".gitolite.rc.d" / "60-no-post.yaml").unlink()
-    work(alice, "other", tmp_path / "x", "main", "any later push settles it")
-    assert push(alice, tmp_path / "x").returncode == 0
+    # the next push to the same ref settles it in its update hook, before moving the ref on
+    sha2 = work(alice, "lost", tmp_path / "l", "main", "the next push")
+    assert push(alice, tmp_path / "l").returncode == 0
     world.drained()
     assert world.spool.ids(PREPARED) == []
-    assert [b["commit"] for b in world.builds(PIPELINE, "lost")] == [sha]
-    assert [b["commit"] for b in world.builds("never", "lost")] == [sha]
+    assert [b["commit"] for b in world.builds(PIPELINE, "lost")] == [sha, sha2]
+    assert [b["commit"] for b in world.builds("never", "lost")] == [sha, sha2]
     assert "\tbuildkite\tsettled\tlost\trefs/heads/main\t" in world.log()
 
 

@@ -103,7 +103,9 @@ def test_payload_comes_from_the_pushed_commit_and_is_valid_json(setup):
     assert [r["ref"] for r in recs] == ["refs/heads/main", "refs/heads/release/1"]
     for rec in recs:
         jsonschema.validate(rec["body"], REQUEST_SCHEMA)
-        assert rec["id"] == delivery_id("foo", rec["ref"], rec["new"], "example-org/git-pipeline-demo")
+        assert rec["id"] == delivery_id(
+            "foo", rec["ref"], rec["new"], "example-org/git-pipeline-demo"
+        )
         assert rec["body"]["meta_data"]["gitolite_triggers_delivery_id"] == rec["id"]
         json.loads(json.dumps(rec["body"]))
     main, rel = recs

@@ -192,9 +192,11 @@ def prepare(rc: Rc, repo: str, user: str | None, u: RefUpdate) -> int:
     wanted = [(t, b) for t in targets if (b := t.wants(u.ref))]
     if not wanted:
         return 0
-    from gitolite_triggers.buildkite.spool import Spool, SpoolError, delivery_id
+    from gitolite_triggers.buildkite.spool import PREPARED, Spool, SpoolError, delivery_id
 
     spool = Spool(config.settings(rc).spool_dir)
+    if spool.ids(PREPARED):
+        settle(rc, spool)
     fresh = [
         (t, b, rid)
         for t, b in wanted
@@ -390,8 +392,14 @@ def _show_urls(spool: Spool, builds: list[tuple[str, config.Target]], wait: floa
 
 def settle(rc: Rc, spool: Spool) -> int:
     """Records left in ``prepared/`` by a push whose receive-pack is gone: promote those
-    whose ref got the commit (post-receive was killed after the ref moved), drop the
-    rest (the ref was refused after the update hook); return how many were promoted."""
+    whose ref still points at the pushed object (its post-receive never ran or was killed
+    after the ref moved), drop the rest (the ref was refused after the update hook);
+    return how many were promoted.
+
+    Runs in every update hook (before that push moves its ref: so a record of a killed
+    post-receive is promoted before the next push to the same ref moves it on) and after
+    every push. "Points at", not "contains": a commit of a refused push that a later
+    push brings in is built as that push's tip says, not once more on its own."""
     from gitolite_triggers.buildkite.spool import PREPARED
 
     promoted = 0
@@ -407,7 +415,7 @@ def settle(rc: Rc, spool: Spool) -> int:
             continue  # that push is still running
         if not start and time.time() - float(rec.get("created", 0)) < 3600:
             continue  # no /proc to ask: give it an hour
-        if _ref_has(rc, rec):
+        if _ref_is(rc, rec):
             promoted += spool.promote(rid)
             glog.log(rc, "buildkite", "settled", rec["repo"], rec["ref"], rec["new"], f"id={rid}")
         else:
@@ -417,7 +425,7 @@ def settle(rc: Rc, spool: Spool) -> int:
     return promoted
 
 
-def _ref_has(rc: Rc, rec: dict[str, Any]) -> bool:
+def _ref_is(rc: Rc, rec: dict[str, Any]) -> bool:
     import subprocess
 
     from gitolite_triggers.repos import repo_dir
@@ -427,16 +435,17 @@ def _ref_has(rc: Rc, rec: dict[str, Any]) -> bool:
         [
             "git",
             f"--git-dir={repo_dir(rc, str(rec['repo']))}",
-            "merge-base",
-            "--is-ancestor",
-            str(rec["body"]["commit"]),
+            "rev-parse",
+            "--verify",
+            "-q",
             str(rec["ref"]),
         ],
         stdin=subprocess.DEVNULL,
         capture_output=True,
+        text=True,
         env=env,
     )
-    return proc.returncode == 0
+    return proc.returncode == 0 and proc.stdout.strip() == rec["new"]
 
 
 def _known(spool: Spool, rid: str) -> bool:
