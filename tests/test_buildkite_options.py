@@ -85,3 +85,30 @@ def test_did_you_mean_and_slugs() -> None:
     for bad in ("a/", "/b", "a/b/c", "-a/b", "a b/c"):
         assert bkoptions.split_pipeline(bad) is None, bad
     assert bkoptions.problem("buildkite.branches", "!") is not None
+
+
+def test_check_lists_bad_options_of_rules_compiled_before_the_check(server) -> None:
+    from gitolite_triggers.conf.compile import build_entries, conf_repo_names
+    from gitolite_triggers.conf.parse import parse_conf
+    from gitolite_triggers.conf.store import store_path, write_store
+    from gitolite_triggers.repos import init_bare
+
+    conf = server.admin_base / "conf"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "gitolite.conf").write_text(
+        "repo foo\n    RW+ = alice\n    option buildkite.tags = 1\n"
+    )
+    rc = load_rc()
+    init_bare(rc, "foo")  # as compile would have
+    parsed = parse_conf(conf)
+    # what an older compiler let through
+    parsed.configs["foo"].append((parsed.seq + 1, "gitolite-options.buildkite.brnaches", "main"))
+    write_store(store_path(rc), *build_entries(parsed, conf_repo_names(parsed)))
+    problems = config.option_problems(rc)
+    assert len(problems) == 1 and problems[0].startswith(
+        "repo foo: unknown option 'buildkite.brnaches'"
+    )
+    r = server.cli("buildkite", "check")
+    assert r.returncode == 1
+    assert "FAIL repo foo: unknown option 'buildkite.brnaches'" in r.stdout
+    assert "did you mean 'buildkite.branches'?; that repo does not build" in r.stdout
