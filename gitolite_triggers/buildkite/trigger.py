@@ -1,18 +1,23 @@
-"""The ``buildkite`` trigger program: spool one record per pushed ref to build, kick the deliverer.
+"""The ``buildkite`` trigger program: spool one record per pushed ref and pipeline, kick the deliverer.
 
-Three ways in, one behaviour (``main(argv)``; the built-in script ``triggers/buildkite``
-calls it, and ``gitolite_triggers.buildkite.trigger:main`` runs it in-process):
+Three ways in (``main(argv)``; the built-in script ``triggers/buildkite`` calls it, and
+``gitolite_triggers.buildkite.trigger:main`` runs it in-process):
 
-- POST_GIT (``... POST_GIT repo user aa any verb cpu...``): the push's ref updates as the
-  post-receive hook recorded them under ``GL_TID`` (hooks/pushrecord.py); a fetch
-  (``git-upload-pack``) has none and does nothing;
-- ``hooks: post-receive:``: git's stdin lines ``old new ref`` (in-process, where the hook
-  already consumed stdin, the same push record);
-- ``hooks: update:``: git's arguments ``ref old new``.
+- ``hooks: update:`` (git's arguments ``ref old new``, before git moves the ref):
+  ``prepare`` writes the ref's builds to the spool's ``prepared/`` (fsynced), or refuses
+  the ref when it cannot: an accepted push never loses its build;
+- ``hooks: post-receive:`` (git's stdin lines; in-process, where the hook already read
+  stdin, its push record): ``enqueue`` promotes the prepared records (or makes them, where
+  the update hook did not), applying push options (``ci.skip``, ``ci.variable``) and skip
+  markers, tells the pusher one line per build, and logs one line for a push without one;
+- POST_GIT (``... POST_GIT repo user aa any verb cpu...``): the same from the push record
+  post-receive wrote under ``GL_TID`` (with its push options), silent where post-receive
+  has the program too; a fetch (``git-upload-pack``) does nothing.
 
-Whatever fires, and however often, one (repo, ref, new commit) makes one spool record
-(spool.py), deleted refs never build, and tags only where configured. The push never
-waits for Buildkite: after the spool write a detached process delivers.
+Whatever fires, and however often, one (repo, ref, new commit, pipeline) makes one spool
+record (spool.py), deleted refs never build, and tags only where configured. The push
+never waits for Buildkite (unless ``feedback_wait`` asks it to wait for the URLs): after
+the spool write a detached process delivers. docs/buildkite.md has the design.
 """
 
 from __future__ import annotations
