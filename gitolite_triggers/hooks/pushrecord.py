@@ -60,7 +60,7 @@ def push_options(environ: Mapping[str, str]) -> list[str]:
     """The push's options from git's variables: hostile input, so bounded in count and
     size (see MAX_*); a missing or malformed count is no options."""
     count = environ.get("GIT_PUSH_OPTION_COUNT", "")
-    if not count.isdigit() or len(count) > 6:
+    if not (count.isascii() and count.isdigit()) or len(count) > 6:  # "２" is a digit too
         return []
     out = []
     for i in range(min(int(count), MAX_PUSH_OPTIONS + 1)):
