@@ -9,17 +9,32 @@ commit message cannot break it.
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
 
 from gitolite_triggers.buildkite.config import DELIVERY_KEY, Target
 
 
-@dataclass
 class CommitInfo:
-    sha: str
-    author_name: str
-    author_email: str
-    message: str
+    """One commit's sha, author and message. A ``__slots__`` class, not a dataclass: the
+    update hook loads this module on every push that builds, and ``dataclasses`` (with the
+    ``inspect`` it imports) would be most of its import time."""
+
+    __slots__ = ("sha", "author_name", "author_email", "message")
+
+    def __init__(self, sha: str, author_name: str, author_email: str, message: str) -> None:
+        self.sha = sha
+        self.author_name = author_name
+        self.author_email = author_email
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"CommitInfo(sha={self.sha!r}, author_name={self.author_name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CommitInfo) and all(
+            getattr(self, k) == getattr(other, k) for k in self.__slots__
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def commit_infos(git_dir: str, objects: list[str]) -> dict[str, CommitInfo]:
