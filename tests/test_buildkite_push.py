@@ -177,6 +177,7 @@ def test_push_options_skip_and_variables(world: World, tmp_path: Path) -> None:
     r = push(alice, path, "-o", "ci.skip")
     assert r.returncode == 0, r.stderr
     assert "remote: buildkite: no builds for this push (push option ci.skip)" in r.stderr
+    assert none_lines(world, "mono")[-1].endswith("\tpush option ci.skip")
     sha = work(alice, "mono", path, "main", "with variables")
     many = [x for i in range(40) for x in ("-o", f"other.{i}")]
     r = push(
