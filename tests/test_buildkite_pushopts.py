@@ -30,6 +30,12 @@ def test_parse_takes_what_it_should() -> None:
     assert p.skip and p.variables == {"A": "2=3", "_b": ""} and p.notes == []
     p = pushopts.parse(["ci.variable=A", "ci.variable==x", "ci.variable=9A=x", "ci.Skip"])
     assert not p.skip and p.variables == {} and len(p.notes) == 4
+    p = pushopts.parse(["ci.variable=LONG=" + "v" * MAX_PUSH_OPTION_LEN, "ci.variable=OK=1"])
+    assert p.variables == {"OK": "1"} and "longer than 1024 characters" in p.notes[0]
+    p = pushopts.parse(["ci.variable=X=1"] * (MAX_PUSH_OPTIONS + 1))
+    assert p.variables == {"X": "1"} and p.notes == [
+        f"too many push options: only the first {MAX_PUSH_OPTIONS} are read"
+    ]
 
 
 @given(st.lists(st.text(max_size=200), max_size=40))
