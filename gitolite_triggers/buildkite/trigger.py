@@ -184,6 +184,22 @@ def _process_start(pid: int) -> str:
         return ""
 
 
+def _receive_pack() -> int:
+    """The pid of the ``git receive-pack`` this update hook runs under: the parent, or,
+    run as the built-in script (a child of the hook), the nearest ancestor named git*."""
+    pid = os.getppid()
+    for _ in range(3):
+        try:
+            with open(f"/proc/{pid}/comm", encoding="ascii", errors="replace") as f:
+                if f.read().startswith("git"):
+                    return pid
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+                pid = int(f.read().rsplit(") ", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            break
+    return os.getppid()
+
+
 def prepare(rc: Rc, repo: str, user: str | None, u: RefUpdate) -> int:
     """The update hook, before git moves ``u.ref``: spool its builds in ``prepared/``
     (fsynced), or refuse the ref, saying why, when that cannot be done.
@@ -215,7 +231,7 @@ def prepare(rc: Rc, repo: str, user: str | None, u: RefUpdate) -> int:
     info = commit_infos(repo_dir(rc, repo), [u.new]).get(u.new)
     if info is None or skip_marker(info.message):
         return 0  # post-receive says why
-    pusher = os.getppid()  # git receive-pack: settle() waits while it lives
+    pusher = _receive_pack()  # settle() leaves the record alone while that push runs
     written: list[str] = []
     try:
         for t, b, rid in fresh:
