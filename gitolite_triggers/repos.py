@@ -207,6 +207,7 @@ def _template(rc: Rc) -> str:
     for leftover in ("description",):
         if os.path.exists(os.path.join(template, leftover)):
             os.unlink(os.path.join(template, leftover))
+    ensure_push_options(template)
     sample_dir = os.path.join(template, "hooks")
     if os.path.isdir(sample_dir):
         shutil.rmtree(sample_dir)
@@ -224,6 +225,28 @@ def init_bare(rc: Rc, repo: str, links: dict[str, str] | None = None) -> Path:
     return path
 
 
+def ensure_push_options(path: Path | str) -> None:
+    """Make the repo advertise push options (``git push -o ci.skip``, docs/buildkite.md):
+    ``receive.advertisePushOptions = true`` unless its config already sets that key (an
+    admin's ``false`` stays). Every new repo gets it from the template; ``setup`` (and
+    anything else that re-links every repo's hooks) adds it to older ones."""
+    config = os.path.join(path, "config")
+    try:
+        with open(config, encoding="utf-8", errors="replace") as f:
+            if "advertisepushoptions" in f.read().lower():
+                return
+    except FileNotFoundError:
+        return
+    import subprocess
+
+    subprocess.run(  # argv list
+        ["git", "config", "--file", config, "receive.advertisePushOptions", "true"],
+        check=True,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+    )
+
+
 def relink_all_hooks(rc: Rc) -> int:
     """Rewrite the central hook stubs and point every repo's hooks at them; return the count.
 
@@ -234,6 +257,7 @@ def relink_all_hooks(rc: Rc) -> int:
     repos = physical_repos(rc)
     for repo in repos:
         install_hooks(rc, repo_path(rc, repo))
+        ensure_push_options(repo_path(rc, repo))
     return len(repos)
 
 

@@ -103,7 +103,9 @@ def test_payload_comes_from_the_pushed_commit_and_is_valid_json(setup):
     assert [r["ref"] for r in recs] == ["refs/heads/main", "refs/heads/release/1"]
     for rec in recs:
         jsonschema.validate(rec["body"], REQUEST_SCHEMA)
-        assert rec["id"] == delivery_id("foo", rec["ref"], rec["new"])
+        assert rec["id"] == delivery_id(
+            "foo", rec["ref"], rec["new"], "example-org/git-pipeline-demo"
+        )
         assert rec["body"]["meta_data"]["gitolite_triggers_delivery_id"] == rec["id"]
         json.loads(json.dumps(rec["body"]))
     main, rel = recs
@@ -186,7 +188,8 @@ def test_repeat_registrations_and_repeat_pushes_make_one_record(setup):
 def test_post_git_reads_the_push_record_and_ignores_fetches(setup):
     server, repos, wt = setup
     server.write_rc(
-        f"hooks:\n  post-receive:\n    - remove: {POST_RECEIVE_ENTRY}\n",
+        f"hooks:\n  post-receive:\n    - remove: {POST_RECEIVE_ENTRY}\n"
+        f"  update:\n    - remove: {POST_RECEIVE_ENTRY}\n",
         name="30-only-post-git.yaml",
     )
     wt.commit("via post_git")

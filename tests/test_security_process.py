@@ -524,9 +524,16 @@ def test_an_unsafe_spool_is_refused(server: Server, tmp_path: Path, how: str) ->
         wt = WorkTree(tmp_path / "wt", {**server.env, "BUILDKITE_API_TOKEN": TOKEN})
         wt.commit("to an unsafe spool")
         r = wt.push(server.repo_base / "foo.git", "main")
-        assert r.returncode == 0  # the push happened; the build is reported, not queued
-        assert "WARNING: buildkite: could not queue builds; ask an admin (ref " in r.stderr
-        assert str(server.home) not in r.stderr
+        # the build cannot be spooled safely, so the ref does not move (issue 15), and the
+        # pusher is told why without the server's paths
+        assert r.returncode != 0
+        assert (
+            "FATAL: buildkite: refs/heads/main was not updated: its build could not be queued"
+            " (the build spool cannot be written)" in r.stderr
+        )
+        told = [line for line in r.stderr.splitlines() if line.startswith("remote:")]
+        assert told and not any(str(server.home) in line for line in told)
+        assert wt.git("ls-remote", str(server.repo_base / "foo.git")).stdout == ""
         log = server.log_text()
         assert expect in log and "refusing it" in log
         assert list(elsewhere.iterdir()) == [] and si.received() == []

@@ -390,6 +390,9 @@ def check(rc: Rc) -> int:
                 f"FAIL rc buildkite.pipelines[{i}].repos: {entry.get('repos')!r} is not a valid regex ({e}); that entry never matches"
             )
             regex_bad = 1
+    for problem in config.option_problems(rc):  # rules compiled before compile checked them
+        print(f"FAIL {problem}; that repo does not build")
+        regex_bad = 1
     try:
         token = config.load_token(s)
     except config.TokenError as e:

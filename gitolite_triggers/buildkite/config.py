@@ -1,9 +1,13 @@
 """The rc's ``buildkite`` section, per-repo overrides, and the API token.
 
-Which pipeline a repo builds in: the first ``pipelines`` entry whose ``repos`` regex
-matches the whole repo name; then the repo's rules may override it
-(``option buildkite.pipeline = ORG/PIPELINE``, ``option buildkite.branches = PATTERNS``,
-``option buildkite.tags = 1|0|PATTERNS``) or turn it off (``option buildkite.enabled = 0``).
+Which pipelines a repo builds in: every ``pipelines`` entry whose ``repos`` regex matches
+the whole repo name, in rc order, up to and including the first one that says
+``final: true`` (fan-out: a monorepo can drive several pipelines, each with its own
+branch/tag filters and its own build). Then the repo's rules may override them
+(``option buildkite.pipeline = ORG/PIPELINE`` makes it that one pipeline,
+``option buildkite.branches = PATTERNS`` and ``option buildkite.tags = 1|0|PATTERNS``
+apply to each) or turn them off (``option buildkite.enabled = 0``). Option values are
+read with ``bkoptions``, the check the conf compiler applies.
 Imported on the push path: standard library only (plus re2, through linear_re, once a
 pipeline's ``repos`` regex must run).
 """
@@ -13,7 +17,7 @@ from __future__ import annotations
 import os
 import stat
 
-from gitolite_triggers import linear_re
+from gitolite_triggers import bkoptions, linear_re
 from gitolite_triggers.paths import expand
 from gitolite_triggers.rc import Rc
 
@@ -45,6 +49,7 @@ class Settings:
     commit_grace: float = 60.0
     keep_done_days: float = 30.0
     start_delay: float = 0.0
+    feedback_wait: float = 0.0
 
     def __init__(self, **values: Any) -> None:
         for key, value in values.items():
@@ -66,6 +71,8 @@ class Target:
         meta_data: dict[str, str] | None = None,
         clean_checkout: bool = False,
         ignore_pipeline_branch_filters: bool = False,
+        push_variables: bool = False,
+        final: bool = False,
     ) -> None:
         self.org = org
         self.pipeline = pipeline
@@ -75,6 +82,13 @@ class Target:
         self.meta_data: dict[str, str] = meta_data or {}
         self.clean_checkout = clean_checkout
         self.ignore_pipeline_branch_filters = ignore_pipeline_branch_filters
+        self.push_variables = push_variables  # `git push -o ci.variable=K=V` reaches env
+        self.final = final
+
+    @property
+    def name(self) -> str:
+        """``org/pipeline``, as the pusher and the log see it."""
+        return f"{self.org}/{self.pipeline}"
 
     def __repr__(self) -> str:
         return f"Target({self.org}/{self.pipeline}, branches={self.branches!r}, tags={self.tags!r})"
@@ -131,6 +145,7 @@ def settings(rc: Rc) -> Settings:
         "commit_grace",
         "keep_done_days",
         "start_delay",
+        "feedback_wait",
     ):
         if bk.get(key) is not None:
             setattr(s, key, float(bk[key]))
@@ -156,64 +171,110 @@ def _target_from(entry: dict[str, Any]) -> Target:
         meta_data={str(k): str(v) for k, v in (entry.get("meta_data") or {}).items()},
         clean_checkout=bool(entry.get("clean_checkout", False)),
         ignore_pipeline_branch_filters=bool(entry.get("ignore_pipeline_branch_filters", False)),
+        push_variables=bool(entry.get("push_variables", False)),
+        final=bool(entry.get("final", False)),
     )
 
 
 def _disabled(value: str) -> bool:
-    return value.strip().lower() in ("0", "no", "false", "off")
+    return value.strip().lower() in bkoptions.FALSE_WORDS
 
 
 def target_for(rc: Rc, repo: str, options: dict[str, str] | None = None) -> Target | None:
-    """The repo's build target after the rules' overrides, or None when it does not build.
+    """The repo's first build target (``targets_for``), or None when it does not build."""
+    targets, _ = targets_for(rc, repo, options)
+    return targets[0] if targets else None
 
-    ``options`` (for tests) replaces the repo's option lookup entirely.
+
+def targets_for(
+    rc: Rc, repo: str, options: dict[str, str] | None = None
+) -> tuple[list[Target], str]:
+    """The repo's build targets after the rules' overrides, and why there are none if so.
+
+    The reason ("disabled", "no pipeline", "bad option ...") is for the one log line a
+    push without a build gets. ``options`` (for tests) replaces the repo's option lookup.
     """
     fetched = options is None
     if options is None:
         from gitolite_triggers.conf.query import options_for
 
         options = options_for(rc, repo)
+    for key, value in options.items():
+        if key.startswith(bkoptions.PREFIX):
+            # compiled before the conf check existed: never guess, say so
+            why = bkoptions.problem(key, value)
+            if why:
+                return [], f"bad option: {why}"
     if _disabled(options.get("buildkite.enabled", "1")):
-        return None
-    target = None
-    pipelines = rc.buildkite.get("pipelines") or []
-    for entry in pipelines:
+        return [], "disabled (option buildkite.enabled)"
+    targets: list[Target] = []
+    for entry in rc.buildkite.get("pipelines") or []:
         # linear_re: the repo name may be a user's wild repo, so a backtracking match
         # could hold every push for minutes; re2 is imported only here, on first use
         try:
             if linear_re.compile(str(entry.get("repos", ""))).fullmatch(repo):
-                target = _target_from(entry)
-                break
+                targets.append(_target_from(entry))
+                if targets[-1].final:
+                    break
         except linear_re.RegexError:
             continue  # `rc check` and `buildkite check` report it; never break a push over one
     override = options.get("buildkite.pipeline")
     if override:
-        org, _, pipeline = override.strip().partition("/")
-        if not org or not pipeline or "/" in pipeline:
-            return None
-        target = target or Target(org, pipeline)
-        target.org, target.pipeline = org, pipeline
-    if target is None:
-        return None
+        pair = bkoptions.split_pipeline(override)
+        if pair is None:  # unreachable after the check above; kept for the type
+            return [], "bad option: buildkite.pipeline"
+        target = targets[0] if targets else Target(*pair)
+        target.org, target.pipeline = pair
+        targets = [target]
+    if not targets:
+        return [], "no pipeline"
     if fetched and "buildkite.enabled" not in options:
         # options_for follows gitolite ("0" is unset), which would make
         # `option buildkite.enabled = 0` a no-op: this switch is read as written.
         from gitolite_triggers.conf.query import option_raw
 
         if _disabled(option_raw(rc, repo, "buildkite.enabled") or "1"):
-            return None
-    if "buildkite.branches" in options:
-        target.branches = _split_patterns(options["buildkite.branches"])
-    if "buildkite.tags" in options:
-        value = options["buildkite.tags"].strip()
-        target.tags = (
-            True
-            if value.lower() in ("1", "yes", "true", "on")
-            else False
-            if value.lower() in ("", "0", "no", "false", "off")
-            else _split_patterns(value)
-        )
-    return target
+            return [], "disabled (option buildkite.enabled)"
+    for target in targets:
+        if "buildkite.branches" in options:
+            target.branches = bkoptions.split_patterns(options["buildkite.branches"])
+        if "buildkite.tags" in options:
+            value = options["buildkite.tags"].strip()
+            low = value.lower()
+            target.tags = (
+                True
+                if low in bkoptions.TRUE_WORDS
+                else False
+                if low in ("", *bkoptions.FALSE_WORDS)
+                else bkoptions.split_patterns(value)
+            )
+    return targets, ""
+
+
+def option_problems(rc: Rc) -> list[str]:
+    """``option buildkite.*`` problems in the compiled rules, one line per repo and option.
+
+    compile refuses them now; rules compiled by an older version may still hold some
+    (``buildkite check`` lists them)."""
+    from gitolite_triggers.conf.errors import StoreError
+    from gitolite_triggers.conf.query import conf_repos, option_raw, options_for
+
+    out: list[str] = []
+    try:
+        repos = conf_repos(rc)
+    except (StoreError, OSError):
+        return []  # not compiled yet: nothing to check
+    for repo in repos:
+        opts = options_for(rc, repo)
+        raw = option_raw(rc, repo, "buildkite.enabled")
+        if raw is not None:
+            opts["buildkite.enabled"] = raw
+        for key, value in sorted(opts.items()):
+            if key.startswith(bkoptions.PREFIX):
+                why = bkoptions.problem(key, value)
+                if why:
+                    out.append(f"repo {repo}: {why}")
+    return out
 
 
 class TokenError(Exception):

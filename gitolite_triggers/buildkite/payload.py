@@ -9,17 +9,32 @@ commit message cannot break it.
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
 
 from gitolite_triggers.buildkite.config import DELIVERY_KEY, Target
 
 
-@dataclass
 class CommitInfo:
-    sha: str
-    author_name: str
-    author_email: str
-    message: str
+    """One commit's sha, author and message. A ``__slots__`` class, not a dataclass: the
+    update hook loads this module on every push that builds, and ``dataclasses`` (with the
+    ``inspect`` it imports) would be most of its import time."""
+
+    __slots__ = ("sha", "author_name", "author_email", "message")
+
+    def __init__(self, sha: str, author_name: str, author_email: str, message: str) -> None:
+        self.sha = sha
+        self.author_name = author_name
+        self.author_email = author_email
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"CommitInfo(sha={self.sha!r}, author_name={self.author_name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CommitInfo) and all(
+            getattr(self, k) == getattr(other, k) for k in self.__slots__
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def commit_infos(git_dir: str, objects: list[str]) -> dict[str, CommitInfo]:
@@ -33,6 +48,9 @@ def commit_infos(git_dir: str, objects: list[str]) -> dict[str, CommitInfo]:
     if not objects:
         return {}
     git = ["git", f"--git-dir={git_dir}"]
+    if len(objects) == 1:  # the update hook's case: log peels a tag itself, one git run
+        found = _log(git, objects)
+        return {objects[0]: found.popitem()[1]} if len(found) == 1 else {}
     peel = subprocess.run(  # argv list
         [*git, "cat-file", "--batch-check=%(objectname) %(objecttype)"],
         input="".join(f"{o}^{{commit}}\n" for o in objects).encode(),
@@ -45,6 +63,12 @@ def commit_infos(git_dir: str, objects: list[str]) -> dict[str, CommitInfo]:
             commit_of[obj] = parts[0]
     if not commit_of:
         return {}
+    by_sha = _log(git, list(dict.fromkeys(commit_of.values())))
+    return {obj: by_sha[c] for obj, c in commit_of.items() if c in by_sha}
+
+
+def _log(git: list[str], revs: list[str]) -> dict[str, CommitInfo]:
+    """{commit sha: info} of ``revs`` (commit-ish), in one ``git log --no-walk --stdin``."""
     shown = subprocess.run(  # argv list
         [
             *git,
@@ -54,16 +78,18 @@ def commit_infos(git_dir: str, objects: list[str]) -> dict[str, CommitInfo]:
             "--no-color",
             "--format=%H%x00%an%x00%ae%x00%B%x00%x01",
         ],
-        input="".join(f"{c}\n" for c in dict.fromkeys(commit_of.values())).encode(),
+        input="".join(f"{c}\n" for c in revs).encode(),
         capture_output=True,
     )
+    if shown.returncode != 0:
+        return {}
     by_sha: dict[str, CommitInfo] = {}
     for chunk in shown.stdout.decode("utf-8", "replace").split("\0\x01"):
         fields = chunk.lstrip("\n").split("\0", 3)
         if len(fields) == 4:
             sha, name, email, message = fields
             by_sha[sha] = CommitInfo(sha, name, email, message.rstrip("\n"))
-    return {obj: by_sha[c] for obj, c in commit_of.items() if c in by_sha}
+    return by_sha
 
 
 def build_body(

@@ -3,6 +3,10 @@
 Layout under ``$GL_ADMIN_BASE/buildkite/`` (or the rc's ``spool_dir``)::
 
     tmp/       files being written (never read)
+    prepared/  builds the update hook spooled before git moved the ref (the deliverer
+               never reads them): post-receive promotes them to pending/ (a link, no
+               new data, so it works on a full disk), or drops them (ci.skip); what a
+               killed push leaves here is settled by a later push (trigger.settle)
     pending/   builds still to create (the deliverer's work)
     done/      created (or deliberately skipped) builds, kept keep_done_days
     dead/      refused by Buildkite (400/401/403/404/422) or given up; ``retry`` revives
@@ -36,6 +40,7 @@ from typing import Any
 from gitolite_triggers.atomicfile import write_temp
 
 STATES = ("pending", "done", "dead")
+PREPARED = "prepared"  # not a STATE: never delivered, listed or retried as one
 Record = dict[str, Any]
 NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -63,9 +68,12 @@ def check_folder(path: Path, follow: bool) -> None:
         )
 
 
-def delivery_id(repo: str, ref: str, new: str) -> str:
-    """Stable id of the build for (repo, ref, new commit); also sent as build meta-data."""
-    return hashlib.sha256(f"{repo}\0{ref}\0{new}".encode()).hexdigest()[:32]
+def delivery_id(repo: str, ref: str, new: str, pipeline: str = "") -> str:
+    """Stable id of the build for (repo, ref, new commit[, ORG/PIPELINE]); also sent as
+    build meta-data. The trigger always names the pipeline (fan-out: one build per
+    pipeline); without one the id is the one used before fan-out existed."""
+    key = f"{repo}\0{ref}\0{new}" + (f"\0{pipeline}" if pipeline else "")
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def rebuild_id(repo: str, ref: str, new: str) -> str:
@@ -100,10 +108,10 @@ class Spool:
 
     def ensure(self) -> None:
         """Create the folders (0700) and check them; raise SpoolError for an unsafe spool."""
-        for sub in ("tmp", *STATES):
+        for sub in ("tmp", *STATES, PREPARED):
             (self.root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
         check_folder(self.root, follow=True)
-        for sub in ("tmp", *STATES):
+        for sub in ("tmp", *STATES, PREPARED):
             check_folder(self.root / sub, follow=False)
 
     def path(self, state: str, rid: str) -> Path:
@@ -142,6 +150,40 @@ class Spool:
 
     def sync_pending(self) -> None:
         _fsync_dir(self.dir("pending"))
+
+    def prepare(self, rec: Record) -> None:
+        """Write ``prepared/<id>`` (fsynced; the caller fsyncs the folder: ``sync_prepared``).
+
+        Raises OSError (ENOSPC on a full disk) or SpoolError: the update hook then
+        refuses the ref, so no accepted push is without its build."""
+        self.ensure()
+        tmp = self._write_tmp(rec)
+        os.replace(tmp, self.path(PREPARED, rec["id"]))
+
+    def sync_prepared(self) -> None:
+        _fsync_dir(self.dir(PREPARED))
+
+    def promote(self, rid: str) -> bool:
+        """``prepared/<id>`` into ``pending/`` (a link: no new data); False when it is not
+        there, or the build is already pending, done or dead (then it is just dropped)."""
+        src = self.path(PREPARED, rid)
+        try:
+            if not any(self.path(s, rid).exists() for s in ("done", "dead")):
+                os.link(src, self.path("pending", rid))
+                made = True
+            else:
+                made = False
+        except FileNotFoundError:
+            return False
+        except FileExistsError:
+            made = False
+        with contextlib.suppress(FileNotFoundError):
+            src.unlink()
+        return made
+
+    def drop_prepared(self, rid: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path(PREPARED, rid).unlink()
 
     def save(self, state: str, rec: Record) -> None:
         """Atomically write ``rec`` into ``state`` (replacing any earlier version there)."""

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitolite_triggers import linear_re
+from gitolite_triggers import bkoptions, linear_re
 from gitolite_triggers.conf.errors import ConfError
 from gitolite_triggers.names import (
     has_unsafe_chars,
@@ -377,6 +377,10 @@ class _Parser:
                 )
         if has_unsafe_chars(value):
             raise _LineError(f"bad config value '{value}'")
+        if key.startswith("gitolite-options.buildkite."):  # a typo must not turn CI off
+            why = bkoptions.problem(key[len("gitolite-options.") :], value)
+            if why:
+                raise _LineError(why)
         self.p.seq += 1
         item = (self.p.seq, key, value)
         for repo in self.repolist:

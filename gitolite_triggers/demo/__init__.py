@@ -196,6 +196,13 @@ def demo(top: Path, standin: StandIn, token: str) -> int:
     print(json.dumps(shown, indent=2))
     if b.get("commit") != head:
         raise SystemExit(f"demo: the build is for {b.get('commit')}, expected {head}")
+    say("alice pushes a commit marked [skip ci]: no build, and she is told so")
+    run(["git", "commit", "-q", "--allow-empty", "-m", "Fix a typo [skip ci]"], alice, cwd=repo)
+    r = run(["git", "push", "origin", "HEAD:main"], alice, cwd=repo)
+    if "[skip ci] in its commit message" not in r.stderr:
+        raise SystemExit("demo: the [skip ci] push was not reported as skipped")
     run([*gt, "buildkite", "status"], server, check=False)
+    if len(standin.builds(ORG, PIPELINE)) != 1:
+        raise SystemExit("demo: the [skip ci] push made a build")
     say(f"Done: one push, triggers fired, build #{b['number']} created for {head[:12]} on main")
     return 0

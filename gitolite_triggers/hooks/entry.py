@@ -306,7 +306,11 @@ def post_receive(rc: Rc, argv: list[str]) -> int:
 
         try:
             pushrecord.record(
-                rc, os.environ.get("GL_TID", str(os.getpid())), repo, parse_updates(data)
+                rc,
+                os.environ.get("GL_TID", str(os.getpid())),
+                repo,
+                parse_updates(data),
+                pushrecord.push_options(os.environ),  # for POST_GIT, which git gives none
             )
         except OSError as e:
             from gitolite_triggers.errors import session_ref

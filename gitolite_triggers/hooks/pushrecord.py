@@ -11,6 +11,12 @@ spaces or newlines), written to a temp file and renamed into place, so a reader 
 sees half a record. A fetch writes
 nothing, so ``updates_for`` returns ``[]`` for it. Records older than ``MAX_AGE_SECONDS``
 are removed by later ``record`` calls (at most once every ``SWEEP_EVERY_SECONDS``).
+
+Push options (``git push -o ...``): git hands them to pre-receive and post-receive only,
+as ``GIT_PUSH_OPTION_COUNT``/``GIT_PUSH_OPTION_<n>`` (receive-pack sets these itself;
+the wrapper scrubs any GIT_* a client sends). ``push_options`` reads them, bounded; a
+push with options also gets ``<repo>.options`` beside its updates (one option a line),
+so a POST_GIT program, which runs after git has exited, sees them too (``options_for``).
 """
 
 from __future__ import annotations
@@ -23,10 +29,12 @@ from gitolite_triggers.refupdate import RefUpdate, parse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
 
 MAX_AGE_SECONDS = 24 * 3600
+MAX_PUSH_OPTIONS = 32  # read at most one more than this: the reader can say "too many"
+MAX_PUSH_OPTION_LEN = 1024  # longer ones are cut to one more than this, for the same reason
 SWEEP_EVERY_SECONDS = 600
 
 
@@ -48,6 +56,29 @@ def _path(rc: Rc, tid: str, repo: str) -> str:
     return os.path.join(records_dir(rc), _safe(tid), _safe(repo) + ".updates")
 
 
+def push_options(environ: Mapping[str, str]) -> list[str]:
+    """The push's options from git's variables: hostile input, so bounded in count and
+    size (see MAX_*); a missing or malformed count is no options."""
+    count = environ.get("GIT_PUSH_OPTION_COUNT", "")
+    if not (count.isascii() and count.isdigit()) or len(count) > 6:  # "２" is a digit too
+        return []
+    out = []
+    for i in range(min(int(count), MAX_PUSH_OPTIONS + 1)):
+        value = environ.get(f"GIT_PUSH_OPTION_{i}")
+        if value is not None:
+            out.append(value[: MAX_PUSH_OPTION_LEN + 1].replace("\n", " "))
+    return out
+
+
+def options_for(rc: Rc, tid: str, repo: str) -> list[str]:
+    """The push options recorded for (tid, repo) ([] when none)."""
+    try:
+        with open(_path(rc, tid, repo)[: -len(".updates")] + ".options", encoding="utf-8") as f:
+            return f.read().splitlines()[: MAX_PUSH_OPTIONS + 1]
+    except (OSError, ValueError):
+        return []
+
+
 def updates_for(rc: Rc, tid: str, repo: str) -> list[RefUpdate]:
     """The ref updates the push of session ``tid`` made to ``repo`` ([] for a fetch or none)."""
     try:
@@ -57,7 +88,13 @@ def updates_for(rc: Rc, tid: str, repo: str) -> list[RefUpdate]:
         return []
 
 
-def record(rc: Rc, tid: str, repo: str, updates: Iterable[tuple[str, str, str]]) -> None:
+def record(
+    rc: Rc,
+    tid: str,
+    repo: str,
+    updates: Iterable[tuple[str, str, str]],
+    options: list[str] | None = None,
+) -> None:
     """Add ``updates`` to the record of (tid, repo); atomic replace, earlier updates kept.
 
     Not fsynced: a record is read by the same session's POST_GIT a moment later, and a
@@ -70,6 +107,14 @@ def record(rc: Rc, tid: str, repo: str, updates: Iterable[tuple[str, str, str]])
     merged = updates_for(rc, tid, repo) + [RefUpdate(*u) for u in updates]
     text = "".join(u.line() for u in merged)
     write_atomic(path, text.encode("utf-8"), AS_OPEN, fsync=False)
+    if options:
+        opts = "".join(f"{o}\n" for o in options)
+        write_atomic(
+            path[: -len(".updates")] + ".options",
+            opts.encode("utf-8", "replace"),
+            AS_OPEN,
+            fsync=False,
+        )
     sweep(rc)
 
 
