@@ -43,60 +43,57 @@ def again(spool: Spool, rec: Record, user: str, source: str) -> Record:
     return new
 
 
-def of_tip(rc: Rc, repo: str, ref: str, tip: str, user: str) -> Record | None:
-    """Spool a new build of ``tip`` (the ref's current commit), or None when no pipeline
-    builds this ref (no target, or its branch/tag filters leave the ref out)."""
+def of_tip(rc: Rc, repo: str, ref: str, tip: str, user: str) -> list[Record]:
+    """Spool a new build of ``tip`` (the ref's current commit) in every pipeline that builds
+    this ref (fan-out, as a push does); empty when none does (no target, or every
+    target's branch/tag filters leave the ref out)."""
     from gitolite_triggers.buildkite.payload import build_body, commit_infos
     from gitolite_triggers.repos import repo_path
 
-    target = config.target_for(rc, repo)
-    branch = target.wants(ref) if target else None
-    if target is None or branch is None:
-        return None
+    targets, _ = config.targets_for(rc, repo)
+    wanted = [(t, b) for t in targets if (b := t.wants(ref)) is not None]
+    if not wanted:
+        return []
     info = commit_infos(str(repo_path(rc, repo)), [tip]).get(tip)
     if info is None:
-        return None
-    rid = rebuild_id(repo, ref, tip)
-    rec: Record = {
-        "id": rid,
-        "repo": repo,
-        "ref": ref,
-        "old": tip,
-        "new": tip,
-        "user": user,
-        "source": "ssh-build",
-        "org": target.org,
-        "pipeline": target.pipeline,
-        "body": build_body(target, branch, info, rid, repo, ref, user),
-        "created": time.time(),
-        "attempts": 0,
-        "next_at": 0.0,
-        "maybe_posted": False,
-        "history": [],
-    }
+        return []
     spool = Spool(config.settings(rc).spool_dir)
-    if not spool.add(rec):
-        raise OSError(f"delivery id {rid} already exists")
-    return rec
+    made: list[Record] = []
+    for target, branch in wanted:
+        rid = rebuild_id(repo, ref, tip)
+        rec: Record = {
+            "id": rid,
+            "repo": repo,
+            "ref": ref,
+            "old": tip,
+            "new": tip,
+            "user": user,
+            "source": "ssh-build",
+            "org": target.org,
+            "pipeline": target.pipeline,
+            "body": build_body(target, branch, info, rid, repo, ref, user),
+            "created": time.time(),
+            "attempts": 0,
+            "next_at": 0.0,
+            "maybe_posted": False,
+            "history": [],
+        }
+        if not spool.add(rec):
+            raise OSError(f"delivery id {rid} already exists")
+        made.append(rec)
+    return made
 
 
 def start_delivery(rc: Rc, spool: Spool) -> None:
     """Kick a deliverer unless one holds the lock (it will see the new record) or the rc
     says ``autostart: false`` (as for a push's records).
 
-    The kicked deliverer waits for the session in GL_TID to end before it works (so a
+    The kicked deliverer would wait for the session in GL_TID to end before it works (so a
     push never waits for it); a command that wants the URL while its user waits must not
-    make it wait for itself, so GL_TID is left out for this one kick.
+    make it wait for itself, so it starts at once.
     """
-    import os
-
     from gitolite_triggers.buildkite.trigger import kick
 
     if not rc.buildkite.get("autostart", True) or spool.holder() is not None:
         return
-    tid = os.environ.pop("GL_TID", None)
-    try:
-        kick(rc, str(spool.root))
-    finally:
-        if tid is not None:
-            os.environ["GL_TID"] = tid
+    kick(rc, str(spool.root), wait_for_session=False)

@@ -88,24 +88,36 @@ def run(rc: Rc, user: str | None, args: list[str]) -> int:
     from gitolite_triggers.buildkite.spool import Spool
 
     ref, tip = found
-    rec = rebuild.of_tip(rc, repo, ref, tip, user)
-    if rec is None:
+    recs = rebuild.of_tip(rc, repo, ref, tip, user)
+    if not recs:
         raise Fatal(f"buildkite: no pipeline builds {ref} of {repo}")
-    log(rc, "buildkite", "build", repo, ref, tip, user, f"id={rec['id']}")
+    for rec in recs:
+        log(rc, "buildkite", "build", repo, ref, tip, user, f"id={rec['id']}")
     spool = Spool(config.settings(rc).spool_dir)
     rebuild.start_delivery(rc, spool)
-    what = f"buildkite: queued {rec['org']}/{rec['pipeline']} build for {escape(str(rec['body']['branch']))} ({tip[:7]})"
-    sys.stdout.write(what + "\n")
+    for rec in recs:
+        branch = escape(str(rec["body"]["branch"]))
+        sys.stdout.write(
+            f"buildkite: queued {rec['org']}/{rec['pipeline']} build for {branch} ({tip[:7]})\n"
+        )
     sys.stdout.flush()
+    waiting = {rec["id"] for rec in recs}
     deadline = time.monotonic() + URL_WAIT
-    while time.monotonic() < deadline:
-        done = spool.load("done", rec["id"])
-        if done is not None:
-            url = (done.get("build") or {}).get("web_url")
-            sys.stdout.write(f"buildkite: build #{(done.get('build') or {}).get('number')} {url}\n")
-            return 0
-        if spool.load("dead", rec["id"]) is not None:
-            raise Fatal("buildkite: Buildkite refused the build; ask an admin")
-        time.sleep(0.05)
-    sys.stdout.write(f"buildkite: not created yet; `ssh git@host builds {repo}` shows it later\n")
+    while waiting and time.monotonic() < deadline:
+        for rid in sorted(waiting):
+            done = spool.load("done", rid)
+            if done is not None:
+                build = done.get("build") or {}
+                sys.stdout.write(
+                    f"buildkite: build #{build.get('number')} {build.get('web_url')}\n"
+                )
+                waiting.discard(rid)
+            elif spool.load("dead", rid) is not None:
+                raise Fatal("buildkite: Buildkite refused the build; ask an admin")
+        if waiting:
+            time.sleep(0.05)
+    if waiting:
+        sys.stdout.write(
+            f"buildkite: not created yet; `ssh git@host builds {repo}` shows it later\n"
+        )
     return 0
