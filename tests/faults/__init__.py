@@ -1,0 +1,1 @@
+"""Fault injection: disk full, kills, races, corruption (issue 15)."""
