@@ -35,7 +35,9 @@ def cache_state() -> str:
     magic = _cache_magic()
     if not data.startswith(magic):
         # another version's or interpreter's cache is stale; anything else is damaged
-        return STALE if data.startswith(b"gitolite-triggers rc cache ") else DAMAGED
+        first, newline, _ = data.partition(b"\n")
+        ours = first.startswith(b"gitolite-triggers rc cache ") and newline
+        return STALE if ours else DAMAGED
     try:
         doc = marshal.loads(data[len(magic) :])
     except (ValueError, EOFError, TypeError):

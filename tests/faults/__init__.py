@@ -1,1 +1,1 @@
-"""Fault injection: disk full, kills, races, corruption (issue 15)."""
+"""Fault-injection suite: disk full, kill -9 and races around the admin push (docs/reliability.md)."""
