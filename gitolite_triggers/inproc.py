@@ -82,8 +82,12 @@ def run(
         def on_alarm(signum: int, frame: Any) -> None:
             raise _Timeout
 
-        old_handler = signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, float(timeout))
+        try:
+            old_handler = signal.signal(signal.SIGALRM, on_alarm)
+        except ValueError:  # not the main thread: no alarm to be had, run it without
+            timeout = None
+        else:
+            signal.setitimer(signal.ITIMER_REAL, float(timeout))
     stdout = sys.stdout
     try:
         _enter(delta)

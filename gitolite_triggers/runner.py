@@ -13,7 +13,7 @@ directly (never through a shell), one after another in rc order:
   else the rc's TRIGGER_TIMEOUTS for the sequence, else its ``default``; 0: none); a
   timeout kills the program's whole process group and is a failure (status 124);
 - the session's end kills it too: a client that disconnects while its program runs
-  (sshd closes the channel: our stdout reports POLLERR/POLLHUP), or SIGHUP/SIGTERM to us
+  (sshd's process for the connection exits, our parent), or SIGHUP/SIGTERM to us
   (the forced command killing a push's git and hooks, an admin's kill). The group is
   killed, a ``warn`` line logged and ``SessionEnded`` (a Fatal) raised: the forced command
   writes the session's closing line, nothing more is shown to a client that is gone;
@@ -52,6 +52,7 @@ DENIED_STATUS = 1  # a guard that cannot run
 # Sequences whose programs may refuse access: one that cannot be found or run must deny.
 GUARDS = frozenset({"ACCESS_CHECK", "ACCESS_1", "ACCESS_2", "PRE_GIT", "update", "pre-receive"})
 KILL_GRACE_SECONDS = 2.0
+_PARENT = os.getppid()  # who started us: for the forced command, sshd's session process
 
 
 class SessionEnded(Fatal):
@@ -331,38 +332,47 @@ def _end_on_signals(what: str) -> Callable[[], None]:
 
 
 def _wait_watching_client(proc: subprocess.Popen[bytes], timeout: float | None, what: str) -> None:
-    """``proc.wait(timeout)``, but a client that disconnects (our stdout or stderr, the ssh
-    channel's pipes, report POLLERR or POLLHUP) raises SessionEnded at once."""
+    """``proc.wait(timeout)``, but a client that disconnects raises SessionEnded at once.
+
+    The sign is our parent's end: sshd's per-connection process (``sshd: user@notty``) runs
+    the forced command and exits when the connection is gone, leaving the session behind
+    (git's receive-pack, for a hook). Closed pipes alone are no sign: a client may close its
+    end of the channel once git has answered (the demo's ssh does), and POST_GIT must still
+    run then. A pidfd on each process, one ``poll``: no polling loop.
+    """
     import select
     import subprocess
 
+    if os.getppid() != _PARENT:  # already gone: reparented before we got here
+        raise SessionEnded(f"client disconnected: {what}")
     try:
         pidfd = os.pidfd_open(proc.pid)
     except (AttributeError, OSError):  # not Linux 5.3+: the timeout still ends a hang
         proc.wait(timeout=timeout)
         return
+    try:
+        parentfd = os.pidfd_open(_PARENT)
+    except OSError:  # gone between the two calls
+        os.close(pidfd)
+        raise SessionEnded(f"client disconnected: {what}") from None
     deadline = None if timeout is None else time.monotonic() + timeout
-    gone = select.POLLERR | select.POLLHUP
     try:
         poller = select.poll()
         poller.register(pidfd, select.POLLIN)
-        for fd in (1, 2):
-            poller.register(fd, 0)  # errors and hang-ups only: git's data is never read
+        poller.register(parentfd, select.POLLIN)
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            events = poller.poll(None if left is None else int(left * 1000) + 1)
-            for fd, ev in events:
-                if fd == pidfd:
-                    proc.wait()
-                    return
-                if ev & select.POLLNVAL:
-                    poller.unregister(fd)  # a closed descriptor: nothing to watch there
-                elif ev & gone:
-                    raise SessionEnded(f"client disconnected: {what}")
+            ready = {fd for fd, _ in poller.poll(None if left is None else int(left * 1000) + 1)}
+            if pidfd in ready:
+                proc.wait()
+                return
+            if parentfd in ready:
+                raise SessionEnded(f"client disconnected: {what}")
             if deadline is not None and time.monotonic() >= deadline:
                 raise subprocess.TimeoutExpired(proc.args, timeout or 0)
     finally:
         os.close(pidfd)
+        os.close(parentfd)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -258,9 +258,13 @@ def _fall_back(errors: list[str]) -> dict[str, Any]:
     return doc
 
 
-def load_rc(use_cache: bool = True) -> Rc:
+def load_rc(use_cache: bool = True, announce: bool = True) -> Rc:
     """The effective rc; the last good one while the sources are invalid (see above);
-    raises RcError (with every file:line message) if they are invalid and none is usable."""
+    raises RcError (with every file:line message) if they are invalid and none is usable.
+
+    ``announce`` False: say nothing about the last good rc (sshd's AuthorizedKeysCommand,
+    which must print nothing but a key line and runs twice per login; the session that
+    follows logs it)."""
     stamps = _stamps()
     doc = _read_cache(stamps) if use_cache else None
     if doc is None:
@@ -275,7 +279,7 @@ def load_rc(use_cache: bool = True) -> Rc:
             _write_cache(effective, stamps)
         doc = effective
     rc = Rc(doc)
-    if rc.fallback is not None:
+    if rc.fallback is not None and announce:
         _announce(rc)
     return rc
 

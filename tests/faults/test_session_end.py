@@ -161,3 +161,61 @@ def test_rc_show_tells_each_entry_its_timeout(world: World, fragment: Path) -> N
     assert r.returncode == 0, r.stderr
     assert '"POST_COMPILE": 300' in r.stdout and '"default": 60' in r.stdout
     assert '"POST_GIT": 5' in r.stdout
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rpartition(")")[2].split()[1])
+
+
+def test_a_signalled_session_ends_a_push_with_its_git_and_hooks(
+    world: World, fragment: Path
+) -> None:
+    """SIGTERM to the forced command while a pre-receive program hangs (timeout 0): git's
+    group and the program's group are killed, the ref does not move, the log closes."""
+    fragment.write_text(
+        "hooks:\n  pre-receive:\n    - {program: hang, args: [pre-receive], timeout: 0}\n"
+    )
+    srv = world.server
+    srv.cli("setup", "--hooks-only")  # pre-receive is linked only where the rc gives it work
+    c = world.client("alice")
+    work = world.base / "push-work"
+    subprocess.run(["git", "init", "-q", str(work)], check=True, env=c.env())
+    subprocess.run(["git", "-C", str(work), "commit", "-q", "--allow-empty", "-m", "x"],
+                   check=True, env=c.env())  # fmt: skip
+    log_before = world.log()
+    push = subprocess.Popen(
+        ["git", "-C", str(work), "push", c.url("foo"), "HEAD:refs/heads/hung"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=c.env(),
+    )
+    try:
+        pgid, _ = marked(world, "pre-receive")
+        hook = _parent(pgid)  # hang <- the hook's runner <- git receive-pack <- forced command
+        receive_pack = _parent(hook)
+        session = _parent(receive_pack)
+        assert os.getpgid(receive_pack) == receive_pack  # git has a group of its own
+        os.kill(session, signal.SIGTERM)
+        wait_until(lambda: group_gone(pgid) and group_gone(receive_pack), timeout=30)
+        push.wait(timeout=60)
+        assert push.returncode != 0
+        closing = wait_until(
+            lambda: [
+                ln
+                for ln in world.log()[len(log_before) :].splitlines()
+                if "\tdie\tfoo\talice\tsession ended by signal 15: git receive-pack" in ln
+            ],
+            timeout=30,
+        )
+        assert closing
+        refs = subprocess.run(["git", "--git-dir", str(world.repo("foo")), "show-ref"],
+                              capture_output=True, text=True)  # fmt: skip
+        assert "refs/heads/hung" not in refs.stdout
+    finally:
+        if push.poll() is None:
+            push.kill()
+            push.wait()
+        fragment.unlink(missing_ok=True)
+        srv.cli("setup", "--hooks-only")
