@@ -48,6 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Buildkite delivery: status, deliver, retry, check",
     ),
     "demo": ("gitolite_triggers.demo", "run the sandboxed demo server"),
+    "doctor": ("gitolite_triggers.commands.doctor_cmd", "check the server; --fix repairs"),
 }
 
 USAGE = (

@@ -67,18 +67,27 @@ def run(
     delta: EnvDelta,
     entry: Mapping[str, Any],
     stdout_to_stderr: bool = False,
+    timeout: float | None = None,
 ) -> tuple[int, str]:
-    """Call ``target.func(argv)``; return (status, message for the admin, "" if none)."""
-    timeout = entry.get("timeout")
+    """Call ``target.func(argv)``; return (status, message for the admin, "" if none).
+
+    ``timeout`` is the entry's effective one (``Rc.timeout_for``), None for none."""
     old_handler = None
     if timeout:
-        import signal
+        # ``_signal``, the C module ``signal`` wraps, is loaded at every interpreter's start;
+        # ``signal`` itself imports enum and collections, a cost every fetch would pay since
+        # every entry has a timeout (its default) and the shipped POST_GIT runs in-process.
+        import _signal as signal  # type: ignore[import-not-found]
 
         def on_alarm(signum: int, frame: Any) -> None:
             raise _Timeout
 
-        old_handler = signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, float(timeout))
+        try:
+            old_handler = signal.signal(signal.SIGALRM, on_alarm)
+        except ValueError:  # not the main thread: no alarm to be had, run it without
+            timeout = None
+        else:
+            signal.setitimer(signal.ITIMER_REAL, float(timeout))
     stdout = sys.stdout
     try:
         _enter(delta)
@@ -107,7 +116,7 @@ def run(
         return 1, f"FATAL: trigger program '{entry['program']}' failed: {text}"
     finally:
         if timeout:
-            import signal
+            import _signal as signal
 
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old_handler)

@@ -9,7 +9,14 @@ directly (never through a shell), one after another in rc order:
   found or started denies (fail closed, whatever its ``on_failure``);
 - exit status N != 0: the rest is skipped and N is returned, unless the entry says
   ``on_failure: continue``;
-- a timeout kills the program's whole process group and is a failure (status 124);
+- every program runs in its own process group, with a timeout (its entry's ``timeout``,
+  else the rc's TRIGGER_TIMEOUTS for the sequence, else its ``default``; 0: none); a
+  timeout kills the program's whole process group and is a failure (status 124);
+- the session's end kills it too: a client that disconnects while its program runs
+  (sshd's process for the connection exits, our parent), or SIGHUP/SIGTERM to us
+  (the forced command killing a push's git and hooks, an admin's kill). The group is
+  killed, a ``warn`` line logged and ``SessionEnded`` (a Fatal) raised: the forced command
+  writes the session's closing line, nothing more is shown to a client that is gone;
 - an in-process callable that raises is a failure (status 1) reported by its message,
   never by a traceback on the client's screen.
 
@@ -29,13 +36,14 @@ import sys
 import time
 
 from gitolite_triggers import glog, inproc
+from gitolite_triggers.errors import Fatal, talking_to_client
 from gitolite_triggers.programs import NotFound, Resolved, resolve
 from gitolite_triggers.rc import Rc, bin_dir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from typing import Any, TextIO
 
 
@@ -44,6 +52,12 @@ DENIED_STATUS = 1  # a guard that cannot run
 # Sequences whose programs may refuse access: one that cannot be found or run must deny.
 GUARDS = frozenset({"ACCESS_CHECK", "ACCESS_1", "ACCESS_2", "PRE_GIT", "update", "pre-receive"})
 KILL_GRACE_SECONDS = 2.0
+_PARENT = os.getppid()  # who started us: for the forced command, sshd's session process
+
+
+class SessionEnded(Fatal):
+    """The session ended (the client disconnected, or a signal) while a program ran; the
+    program's process group was killed. Nothing is shown to a client that is gone."""
 
 
 class Options:
@@ -172,13 +186,19 @@ def _run_entries(
                 f"trigger {name}: running {_show(target)} {' '.join(map(_quote, argv))}", file=out
             )
         started = time.monotonic()
+        timeout = rc.timeout_for(name, entry)
         if target.func is not None:
             if delta is None:
                 delta = inproc.EnvDelta(env)
-            rc_status, message = inproc.run(target, argv, delta, entry, opts.stdout_to_stderr)
+            rc_status, message = inproc.run(
+                target, argv, delta, entry, opts.stdout_to_stderr, timeout
+            )
         else:
             try:
-                rc_status, message = _run_program(target, argv, env, entry, opts)
+                rc_status, message = _run_program(target, argv, env, entry, opts, timeout, name)
+            except SessionEnded as e:
+                glog.write(logfd, "warn", e.message)
+                raise
             except _CannotStart as e:
                 if name in GUARDS:
                     return _cannot_run(name, entry, str(e), logfd)
@@ -227,7 +247,13 @@ def _quote(word: str) -> str:
 
 
 def _run_program(
-    target: Resolved, argv: list[str], env: dict[str, str], entry: Mapping[str, Any], opts: Options
+    target: Resolved,
+    argv: list[str],
+    env: dict[str, str],
+    entry: Mapping[str, Any],
+    opts: Options,
+    timeout: float | None,
+    name: str,
 ) -> tuple[int, str]:
     import subprocess
 
@@ -242,25 +268,35 @@ def _run_program(
             stdin=stdin,
             stdout=stdout,
             env=env,
-            start_new_session=True,
+            start_new_session=True,  # its own process group: killed whole, never orphaned
         )
     except OSError as e:
         raise _CannotStart(f"could not start: {e.strerror}") from None
-    timeout = entry.get("timeout")
+    what = f"{name} program '{entry['program']}' (process group {proc.pid}) killed"
+    restore = _end_on_signals(what)
     try:
         if opts.stdin_data is not None:
             try:
                 proc.communicate(opts.stdin_data, timeout=timeout)
             except BrokenPipeError:
                 proc.wait(timeout=timeout)
+        elif talking_to_client():
+            _wait_watching_client(proc, timeout, what)
         else:
             proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
+        restore()
         _kill_group(proc)
         return (
             TIMEOUT_STATUS,
             f"FATAL: trigger program '{entry['program']}' timed out after {timeout:g}s and was killed",
         )
+    except BaseException:  # the session ended, or ^C: the group goes with us
+        restore()
+        _kill_group(proc)
+        raise
+    finally:
+        restore()
     code = proc.returncode
     if code < 0:
         return (
@@ -268,6 +304,75 @@ def _run_program(
             f"FATAL: trigger program '{entry['program']}' was killed by signal {-code}",
         )
     return code, ""
+
+
+def _end_on_signals(what: str) -> Callable[[], None]:
+    """While a program runs, SIGHUP and SIGTERM raise SessionEnded (once), so the program's
+    group is killed before we go; returns what puts the old handlers back."""
+    import signal
+
+    ending: list[int] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        if not ending:  # a second signal while the group is being killed changes nothing
+            ending.append(signum)
+            raise SessionEnded(f"session ended by signal {signum}: {what}", 128 + signum)
+
+    try:
+        old = [(s, signal.signal(s, on_signal)) for s in (signal.SIGHUP, signal.SIGTERM)]
+    except ValueError:  # not the main thread: signals are not ours to catch
+        return lambda: None
+
+    def restore() -> None:
+        while old:
+            sig, handler = old.pop()
+            signal.signal(sig, handler)
+
+    return restore
+
+
+def _wait_watching_client(proc: subprocess.Popen[bytes], timeout: float | None, what: str) -> None:
+    """``proc.wait(timeout)``, but a client that disconnects raises SessionEnded at once.
+
+    The sign is our parent's end: sshd's per-connection process (``sshd: user@notty``) runs
+    the forced command and exits when the connection is gone, leaving the session behind
+    (git's receive-pack, for a hook). Closed pipes alone are no sign: a client may close its
+    end of the channel once git has answered (the demo's ssh does), and POST_GIT must still
+    run then. A pidfd on each process, one ``poll``: no polling loop.
+    """
+    import select
+    import subprocess
+
+    if os.getppid() != _PARENT:  # already gone: reparented before we got here
+        raise SessionEnded(f"client disconnected: {what}")
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # not Linux 5.3+: the timeout still ends a hang
+        proc.wait(timeout=timeout)
+        return
+    try:
+        parentfd = os.pidfd_open(_PARENT)
+    except OSError:  # gone between the two calls
+        os.close(pidfd)
+        raise SessionEnded(f"client disconnected: {what}") from None
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        poller.register(parentfd, select.POLLIN)
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready = {fd for fd, _ in poller.poll(None if left is None else int(left * 1000) + 1)}
+            if pidfd in ready:
+                proc.wait()
+                return
+            if parentfd in ready:
+                raise SessionEnded(f"client disconnected: {what}")
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(proc.args, timeout or 0)
+    finally:
+        os.close(pidfd)
+        os.close(parentfd)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

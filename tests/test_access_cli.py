@@ -130,7 +130,13 @@ def test_batch_answers_as_a_coprocess(server: Server) -> None:
 
 def test_invalid_rc_fails_closed(server: Server) -> None:
     compiled(server)
-    server.write_rc("UMASK: [not, valid]\n", name="50-bad.yaml")
+    bad = server.write_rc("UMASK: [not, valid]\n", name="50-bad.yaml")
+    # On the last good rc (docs/reliability-rc.md): answered, with the admin warned.
+    p = server.cli("access", "foo", "alice", "W", "master")
+    assert p.returncode == 0 and "running on the last good rc" in p.stderr, p.stderr
+    # With no last good rc to fall back on: refused.
+    (server.home / ".gitolite.rc.yaml.last-good").unlink()
+    bad.write_text("UMASK: [still, not, valid]\n")
     p = server.cli("access", "foo", "alice", "W", "master")
     assert p.returncode == 1 and p.stdout == ""
     assert "50-bad.yaml" in p.stderr

@@ -107,7 +107,7 @@ def test_rc_check_reports_every_problem_in_one_run(server: Server) -> None:
     expected = [
         f"{main}:6:1: duplicate key 'POST_GIT'",
         f"{broken}:2:1: YAML syntax error",
-        f"{bad}:2:34: POST_GIT[0].timeout: expected a number of seconds greater than 0",
+        f"{bad}:2:34: POST_GIT[0].timeout: expected a number of seconds (0: no timeout)",
         f"{bad}:1: ACCESS_CHECK: program 'missing-guard' not found",
     ]
     for text in expected:

@@ -143,7 +143,13 @@ def test_broken_index_answers_nothing_and_logs(
 
 def test_broken_rc_answers_nothing(server: Server, keys: dict[str, Path]) -> None:
     with_keys(server, keys, "alice")
-    server.write_rc("UMASK: [not, a, umask]\n", name="90-broken.yaml")
+    broken = server.write_rc("UMASK: [not, a, umask]\n", name="90-broken.yaml")
+    # On the last good rc (docs/reliability-rc.md) logins keep working, silently.
+    r = ask(server, *key_args(keys["alice"]))
+    assert r.returncode == 0 and ' shell alice",' in r.stdout and r.stderr == "", r.stderr
+    # With no last good rc to fall back on: nothing answered (fail closed).
+    (server.home / ".gitolite.rc.yaml.last-good").unlink()
+    broken.write_text("UMASK: [still, not, a, umask]\n")
     r = ask(server, *key_args(keys["alice"]))
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
     assert "nothing answered" in server.log_text()

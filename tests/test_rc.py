@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -107,7 +108,7 @@ def test_hook_lists_merge_like_trigger_lists(server: Server) -> None:
         (
             "PRE_GIT:\n  - program: x\n    timeout: soon\n",
             "3:14",
-            "PRE_GIT[0].timeout: expected a number of seconds greater than 0, got 'soon'",
+            "PRE_GIT[0].timeout: expected a number of seconds (0: no timeout), got 'soon'",
         ),
         (
             "PRE_GIT:\n  - program: x\n    on_failure: ignore\n",
@@ -196,10 +197,15 @@ def test_cache_is_rebuilt_when_a_source_changes(server: Server) -> None:
     frag.unlink()
     out = show(server, "PRE_GIT")
     assert "three-changed" not in out and "one" in out
-    # An edit that breaks the rc is never hidden by the old cache.
+    # An edit that breaks the rc is never hidden by the old cache: the last good rc is
+    # served, and said to be; the next edit that validates is served at once.
     time.sleep(0.01)
     server.write_rc("PRE_GIT:\n  - one\n  bad: [\n")
-    assert server.cli("rc", "show").returncode == 1
+    r = server.cli("rc", "show", "PRE_GIT")
+    assert r.returncode == 0 and "running on the last good rc" in r.stderr, r.stderr
+    server.write_rc("PRE_GIT:\n  - four\n")
+    r = server.cli("rc", "show", "PRE_GIT")
+    assert "four" in r.stdout and "last good" not in r.stderr, r.stderr
 
 
 def test_a_warm_cache_reads_no_yaml(server: Server) -> None:
@@ -232,3 +238,77 @@ def test_bad_regex_in_buildkite_repos_is_caught_with_its_line(server: Server) ->
         f"{path}:3:14: buildkite.pipelines[0].repos: expected a regex matched against the whole repo name"
         in r.stderr
     )
+
+
+# --- the last good rc (docs/reliability-rc.md) -------------------------------------------
+
+
+def _break_rc(server: Server) -> Path:
+    time.sleep(0.01)  # a new mtime even on a coarse clock
+    return server.write_rc("PRE_GIT:\n  - one\n   bad: [\n", name="60-oops.yaml")
+
+
+def test_a_bad_edit_serves_the_last_good_rc_loudly(server: Server) -> None:
+    server.write_rc("PRE_GIT:\n  - first\n")
+    assert "first" in show(server, "PRE_GIT")
+    last_good = server.home / ".gitolite.rc.yaml.last-good"
+    assert oct(last_good.stat().st_mode & 0o777) == "0o600"
+    bad = _break_rc(server)
+    for _ in range(2):  # the second run takes the cached fallback: same answer
+        r = server.cli("rc", "show", "PRE_GIT")
+        assert r.returncode == 0 and "first" in r.stdout
+        assert r.stderr.startswith("WARNING: the rc is invalid (1 error;"), r.stderr
+    warns = [ln for ln in server.log_text().splitlines() if "\twarn\tthe rc is invalid" in ln]
+    assert len(warns) == 2  # one line per command (per session)
+    check = server.cli("rc", "check")
+    assert check.returncode == 1 and f"{bad}:3:" in check.stderr
+    assert "until it is valid the server runs on the last good rc" in check.stderr
+    bad.write_text("PRE_GIT:\n  - second\n")
+    r = server.cli("rc", "show", "PRE_GIT")
+    assert "first" in r.stdout and "second" in r.stdout and r.stderr == ""
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "symlink", "other-version"])
+def test_no_usable_last_good_rc_fails_closed(server: Server, damage: str) -> None:
+    assert show(server, "UMASK")
+    last_good = server.home / ".gitolite.rc.yaml.last-good"
+    data = last_good.read_bytes()
+    last_good.unlink()
+    if damage == "truncated":
+        last_good.write_bytes(data[: len(data) // 2])
+    elif damage == "symlink":
+        real = server.home / "elsewhere"
+        real.write_bytes(data)
+        last_good.symlink_to(real)
+    elif damage == "other-version":
+        doc = json.loads(data)
+        doc["version"] = 1
+        last_good.write_text(json.dumps(doc))
+    _break_rc(server)
+    r = server.cli("rc", "show")
+    assert r.returncode == 1 and "invalid rc, refusing to run" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("cut", [0, 10, 60, -1])
+def test_a_truncated_or_damaged_cache_is_rebuilt(server: Server, cut: int) -> None:
+    server.write_rc("PRE_GIT:\n  - kept\n")
+    assert "kept" in show(server, "PRE_GIT")
+    cache = server.home / ".gitolite.rc.yaml.cache"
+    data = cache.read_bytes()
+    cache.write_bytes(data[:cut] if cut >= 0 else data[:-1] + b"\xff")
+    r = server.cli("rc", "show", "PRE_GIT")
+    assert r.returncode == 0 and "kept" in r.stdout and r.stderr == "", r.stderr
+    assert cache.read_bytes() == data  # rebuilt whole
+
+
+def test_a_cache_that_is_a_symlink_is_not_followed(server: Server) -> None:
+    server.write_rc("PRE_GIT:\n  - kept\n")
+    assert "kept" in show(server, "PRE_GIT")
+    cache = server.home / ".gitolite.rc.yaml.cache"
+    planted = server.home / "planted"
+    planted.write_bytes(cache.read_bytes())
+    cache.unlink()
+    cache.symlink_to(planted)
+    assert "kept" in show(server, "PRE_GIT")
+    assert not cache.is_symlink()  # replaced by the rebuild, the link's target untouched

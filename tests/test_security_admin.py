@@ -219,14 +219,24 @@ def test_bad_auth_options_keep_the_last_good_keys(
     server.write_rc(f"AUTH_OPTIONS: {json.dumps(value)}\n", name="50-auth.yaml")
     (admin / "keydir" / "alice.pub").write_text(keys["alice"].read_text())
     commit_all(admin, server.env, "alice")
+    # The rc in force stays the last good one (docs/reliability-rc.md): the push is
+    # applied with the good AUTH_OPTIONS, and the bad value never reaches the file.
     r = push_as(server, admin, "admin")
-    assert r.returncode != 0  # every hook refuses to run on an invalid rc (fail closed)
-    assert ak_path(server).read_bytes() == before
+    assert r.returncode == 0, r.stderr
+    after = ak_path(server).read_text()
+    assert "alice" in after and value.strip() not in after
+    assert after.count(",no-pty") == before.decode().count(",no-pty") + 1  # the good options
     r = server.cli("rc", "check")
     assert "50-auth.yaml:1:" in r.stderr and "AUTH_OPTIONS" in r.stderr, r.stderr
     r = server.cli("trigger", "POST_COMPILE")
+    assert r.returncode == 0 and "running on the last good rc" in r.stderr, r.stderr
+    assert ak_path(server).read_text() == after
+    # Without a last good rc, the same edit fails closed: nothing is applied.
+    (server.home / ".gitolite.rc.yaml.last-good").unlink()
+    server.write_rc(f"AUTH_OPTIONS: {json.dumps(value)}\n# again\n", name="50-auth.yaml")
+    r = server.cli("trigger", "POST_COMPILE")
     assert r.returncode != 0 and "AUTH_OPTIONS" in r.stderr
-    assert ak_path(server).read_bytes() == before
+    assert ak_path(server).read_text() == after
 
 
 def _plant_cached_auth_options(server: Server, value: str) -> None:

@@ -393,6 +393,8 @@ def test_an_admin_firing_a_missing_guard_gets_the_detail(world: World, rc_fragme
 def test_a_broken_rc_shows_clients_a_reference_and_admins_the_detail(
     world: World, rc_fragment: Any
 ) -> None:
+    # With no last good rc to fall back on (see test_a_bad_rc_edit_keeps_serving_...).
+    (world.server.home / ".gitolite.rc.yaml.last-good").unlink()
     rc_fragment("PRE_GIT: [record\n  oops: : :\n")
     c = world.client("alice")
     home_before = tree(world.server.repo_base)
@@ -412,6 +414,23 @@ def test_a_broken_rc_shows_clients_a_reference_and_admins_the_detail(
         admin = world.server.cli(*args)
         assert admin.returncode == 1
         assert "90-sec.yaml" in admin.stderr, (args, admin.stderr)  # the admin gets file:line
+
+
+def test_a_bad_rc_edit_keeps_serving_the_last_good_rc_and_tells_no_client(
+    world: World, rc_fragment: Any
+) -> None:
+    """Issue 15: one bad edit must not refuse every fetch; clients see nothing of it."""
+    assert world.server.cli("rc", "show").returncode == 0  # a good rc was served (and kept)
+    rc_fragment("PRE_GIT: [record\n  oops: : :\n")
+    c = world.client("alice")
+    log_before = world.log()
+    r = c.git("ls-remote", c.url("foo"))
+    assert r.returncode == 0, r.stderr
+    assert "rc" not in r.stderr.lower() and "FATAL" not in r.stderr
+    new_log = world.log()[len(log_before) :]
+    assert "\twarn\tthe rc is invalid (" in new_log and "running on the last good rc" in new_log
+    admin = world.server.cli("rc", "show", "UMASK")
+    assert admin.returncode == 0 and admin.stderr.startswith("WARNING: the rc is invalid")
 
 
 def test_a_broken_rc_is_logged_at_the_default_place_when_the_log_is_unknown(

@@ -56,7 +56,7 @@ def main(argv: list[str]) -> int:
     try:
         from gitolite_triggers.rc import load_rc
 
-        rc = load_rc()
+        rc = load_rc(announce=False)  # on the last good rc: keys still work, silently
         line = answer(argv)
     except keyindex.IndexBroken as e:
         _log(rc, f"key index: {e}")

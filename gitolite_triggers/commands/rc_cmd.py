@@ -3,6 +3,8 @@
 ``show`` prints the effective value of every key (or one), and for trigger lists which
 file and line each entry came from. ``check`` validates the rc and its fragments (or
 the files named) and exits 0 when valid, 1 when not; did-you-mean warnings never fail it.
+An invalid rc (all of it checked) also gets a note on what the server serves meanwhile:
+the last good rc, or nothing (docs/reliability-rc.md).
 
 Checking the whole rc (no files named) also resolves the program of every entry of every
 trigger sequence and hook list, as the runner would: one that cannot be found is an error
@@ -74,6 +76,10 @@ def check(files: list[str]) -> int:
     for e in errors:
         print(e, file=sys.stderr)
     if errors or missing:
+        if not files:
+            from gitolite_triggers.rc.state import last_good_note
+
+            print(f"note: {last_good_note()}", file=sys.stderr)
         return 1
     print(f"rc OK ({len(paths)} file{'s' if len(paths) != 1 else ''})")
     return 0

@@ -40,8 +40,16 @@ DEFAULTS: dict[str, Any] = {
     "TRASH_CAN": "Trash",
     "TRASH_SUFFIX": None,  # None: the time, %Y-%m-%d_%H:%M:%S
     "WRITER_CAN_UPDATE_DESC": False,
+    "TRIGGER_TIMEOUTS": None,  # merged over DEFAULT_TRIGGER_TIMEOUTS, key by key
     "buildkite": {},
 }
+# A program with no ``timeout`` of its own gets its trigger's figure here (0: none).
+# Everything but POST_COMPILE runs while a client waits on an open connection (a guard
+# answers in milliseconds; a notifier in seconds), so a minute ends a hang long before
+# anyone would, and each hung session holds an sshd and two processes meanwhile.
+# POST_COMPILE runs after an admin push or by hand: ssh-authkeys at 100,000 keys takes
+# ~5 s, a site's mirroring or gitweb rebuild can take minutes, so five.
+DEFAULT_TRIGGER_TIMEOUTS: dict[str, float] = {"default": 60, "POST_COMPILE": 300}
 PATH_SETTINGS = (
     "GL_REPO_BASE",
     "GL_ADMIN_BASE",
@@ -163,6 +171,7 @@ def finish_settings(given: dict[str, Any]) -> dict[str, Any]:
     s = {**DEFAULTS, **given}
     if s["buildkite"] is None:
         s["buildkite"] = {}
+    s["TRIGGER_TIMEOUTS"] = {**DEFAULT_TRIGGER_TIMEOUTS, **(s["TRIGGER_TIMEOUTS"] or {})}
     for key in PATH_SETTINGS:
         if isinstance(s.get(key), str):
             s[key] = expand(s[key])

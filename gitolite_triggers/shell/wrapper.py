@@ -23,6 +23,11 @@ git's repository and config (GIT_DIR, GIT_CONFIG_*, GIT_EXEC_PATH, ...). Every l
 comes from HOME and the rc. GL_USER, GL_REPO and GL_TID are then exported by us for git's
 hooks, which inherit this cleaned environment through git.
 
+The session always ends with one closing log line: ``END`` (``END exit=N`` when git or
+POST_GIT failed), or ``die``: a refusal, or the session ended under a trigger program or
+a push's git (the client disconnected, a SIGHUP/SIGTERM), whose process groups are then
+killed (runner.py, shell/gitwait.py), never left behind as orphans.
+
 Errors: a refusal raises ``errors.Fatal``; guard.guarded prints it as one ``FATAL:`` line
 and logs one ``die`` line. Anything unexpected (a broken rc included) is reported by
 guarded as a generic line with the session id, the detail in the log.
@@ -137,6 +142,35 @@ def git_session(rc: Rc, user: str, req: GitRequest) -> int:
 
 
 def _checked_session(rc: Rc, user: str, req: GitRequest, path: str) -> int:
+    """The session, and its closing log line whatever happens: ``END`` (with the status
+    when it is not 0), or ``die`` (a refusal: guard.guarded's line; the session ended
+    under a program or git: ours, the client being gone)."""
+    from gitolite_triggers.runner import SessionEnded
+
+    try:
+        status = _session(rc, user, req, path)
+    except SessionEnded as e:
+        _client_gone()
+        glog.log(rc, "die", req.repo, user, e.message)
+        return e.status
+    if os.environ.get("GL_TID") == str(os.getpid()):
+        glog.log(rc, "END", *([f"exit={status}"] if status else []))
+    return status
+
+
+def _client_gone() -> None:
+    """Nobody reads our stdout and stderr any more: point them at /dev/null, so that what
+    is still printed (and the interpreter's final flush) cannot fail on a broken pipe."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        os.close(null)
+    except OSError:
+        pass
+
+
+def _session(rc: Rc, user: str, req: GitRequest, path: str) -> int:
     from gitolite_triggers.conf.query import access, is_denied
     from gitolite_triggers.runner import Options, fire
 
@@ -175,15 +209,15 @@ def _checked_session(rc: Rc, user: str, req: GitRequest, path: str) -> int:
     # `git upload-pack /abs/path.git`: an argv list, the absolute path can never be an
     # option, and our stdin/stdout (the ssh channel) go straight to git.
     # posix_spawn, not subprocess: the hot path's rule.
-    pid = os.posix_spawnp("git", ["git", verb[len("git-") :], path], os.environ)
-    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    argv = ["git", verb[len("git-") :], path]
+    if verb == "git-receive-pack":
+        from gitolite_triggers.shell.gitwait import run_push
+
+        code = run_push(argv)  # a push runs hooks: they end with the session
+    else:
+        code = os.waitstatus_to_exitcode(os.waitpid(os.posix_spawnp("git", argv, os.environ), 0)[1])
     if code != 0:
         glog.log(rc, "warn", f"{verb} '{repo}' exited {code}")
         return code if code > 0 else 128 - code
 
-    status = fire(rc, "POST_GIT", repo, user, aa, "any", verb, *_times(), opts=opts)
-    if status:
-        return status
-    if os.environ.get("GL_TID") == str(os.getpid()):
-        glog.log(rc, "END")
-    return 0
+    return fire(rc, "POST_GIT", repo, user, aa, "any", verb, *_times(), opts=opts)
