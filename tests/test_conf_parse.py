@@ -224,16 +224,20 @@ def test_several_errors_all_reported(tmp_path: Path) -> None:
 # -- not supported -------------------------------------------------------------------
 
 
-def test_vref_rules_refused(tmp_path: Path) -> None:
-    assert (
-        error(tmp_path, "repo foo\n  RW+ = u\n  - VREF/NAME/secret = u\n")
-        == "conf/gitolite.conf:3: VREF rules ('VREF/NAME/secret') are not supported"
+def test_vref_rules_parsed(tmp_path: Path) -> None:
+    """VREF refexes are stored as they are; gitolite's sugar makes ``NAME/`` ``VREF/NAME/``
+    in rule lines (and only there)."""
+    p = conf(
+        tmp_path,
+        "repo foo\n  RW+ = u\n  - VREF/NAME/secret = u\n  - NAME/x NAME/y = v\n"
+        "  RW+ VREF/COUNT/5/NEWFILES = u\n  RW+ NAME/z = w\n  config a.NAME/b = 1\n",
+        config_keys="a\\..*",
     )
-    assert (
-        error(tmp_path, "repo foo\n  - NAME/secret = u\n")
-        == "conf/gitolite.conf:2: VREF rules (NAME/...) are not supported"
-    )
-    assert error(tmp_path, "repo foo\n  RW+ VREF/COUNT/5 = u\n").endswith("are not supported")
+    refs = [(perm, refex) for rules in p.repos["foo"].values() for _, perm, refex in rules]
+    assert ("-", "VREF/NAME/secret") in refs
+    assert ("-", "VREF/NAME/x") in refs and ("-", "VREF/NAME/y") in refs
+    assert ("RW+", "VREF/COUNT/5/NEWFILES") in refs and ("RW+", "VREF/NAME/z") in refs
+    assert p.configs["foo"][0][1] == "a.NAME/b"
 
 
 def test_subconf_refused(tmp_path: Path) -> None:

@@ -282,3 +282,120 @@ def test_differential_edge_cases(server: Server, tmp_path: Path) -> None:
         w_code, w_out = ref.access_one(*q, gl_user=gl_user)
         p = server.cli("access", *q, extra_env={"GL_USER": gl_user} if gl_user else {})
         assert (p.returncode, p.stdout.rstrip("\n")) == (w_code, w_out), (q, gl_user)
+
+
+# ---------------------------------------------------------------- pushes (VREFs)
+
+PUSH_CONF = """
+repo gitolite-admin
+    RW+ = admin
+@devs = u2 u3 u4
+@seniors = u1
+repo foo
+    RW+ = @seniors @devs
+    - VREF/COUNT/3 = u2
+    - VREF/COUNT/2/NEWFILES = u3
+    RW+ VREF/COUNT/5 = u4
+    - VREF/COUNT/5 = @all
+    RW+ NAME/docs/public/ = u3
+    - NAME/docs/ = u3 u4
+    - NAME/secret = @devs
+    - VREF/MAX_NEWBIN_SIZE/2000 = @devs
+repo bar
+    RW = u1 u2
+    RW+ = u3
+    RW+ NAME/src/ = u2
+    - NAME/ = u2
+    - VREF/MAX_NEWBIN_SIZE/500 = u3
+    - VREF/COUNT/4/NEWFILES = u1
+"""
+PUSH_DIRS = ("docs/public/", "docs/private/", "src/", "", "secret/", "secretive.txt.d/")
+
+
+def _push_plan(seed: int, n: int) -> list[tuple[str, str, dict[str, bytes | None], bool]]:
+    """Seeded pushes: (repo, user, files to write or delete, force). Contents are random
+    (never similar), so no add+delete pair can look like a rename to git."""
+    import random
+
+    rnd = random.Random(seed)
+    users = ("u1", "u2", "u3", "u4")
+    known: dict[str, list[str]] = {"foo": [], "bar": []}
+    plan = []
+    for i in range(n):
+        repo = rnd.choice(("foo", "bar"))
+        files: dict[str, bytes | None] = {}
+        if known[repo] and rnd.random() < 0.15:  # deletions alone
+            for path in rnd.sample(known[repo], min(len(known[repo]), rnd.randint(1, 2))):
+                files[path] = None
+        else:
+            for _ in range(rnd.choice((1, 1, 2, 3, 4, 5, 6, 7))):
+                if known[repo] and rnd.random() < 0.4:
+                    path = rnd.choice(known[repo])  # a change to a file that exists
+                else:
+                    path = f"{rnd.choice(PUSH_DIRS)}f{i}-{rnd.randint(0, 99)}"
+                    if rnd.random() < 0.3:
+                        path += ".bin"
+                if path.endswith(".bin"):
+                    size = rnd.choice((10, 499, 500, 501, 1999, 2000, 2001, 4000))
+                    files[path] = b"\0" + rnd.randbytes(size - 1)
+                else:
+                    files[path] = f"{path} {rnd.random()}\n".encode()
+        plan.append((repo, rnd.choice(users), files, False))
+        for path, data in files.items():
+            if data is None and path in known[repo]:
+                known[repo].remove(path)
+            elif data is not None and path not in known[repo]:
+                known[repo].append(path)
+    return plan
+
+
+def test_differential_pushes(server: Server, tmp_path: Path) -> None:
+    """The same conf and the same pushes (paths, file counts, binary sizes) on gitolite3
+    and on ours: VREF/NAME, VREF/COUNT (changed and new files), VREF/MAX_NEWBIN_SIZE, allow
+    and deny rules in order; every push must be accepted or rejected alike, and a
+    rejection must name the same denial line."""
+    from tests.support.pushside import ours, theirs
+
+    require_gitolite()
+    ref = GitoliteRef(tmp_path / "gitolite-home")
+    ref.setup()
+    ref.write_conf(PUSH_CONF)
+    ref.compile()
+    (server.admin_base / "conf").mkdir(parents=True)
+    (server.admin_base / "conf" / "gitolite.conf").write_text(PUSH_CONF)
+    assert server.cli("compile").returncode == 0
+    sides = [theirs(ref, tmp_path / "w-theirs"), ours(server, tmp_path / "w-ours")]
+    for side in sides:  # a first commit on each repo, by the seniors
+        for repo in ("foo", "bar"):
+            side.commit(repo, {"README": b"hi\n"})
+            assert side.push(repo, "u1").returncode == 0, side.name
+    outcomes: Counter[str] = Counter()
+    mismatches = []
+    plan = _push_plan(7, PUSHES)
+    for i, (repo, user, files, _force) in enumerate(plan):
+        got = []
+        for side in sides:
+            side.commit(repo, files, message=f"push {i}")
+            p = side.push(repo, user)
+            fatal = [ln for ln in p.stderr.splitlines() if "FATAL:" in ln]
+            got.append((p.returncode == 0, fatal[:1]))
+            if p.returncode != 0:
+                side.reset(repo, "origin/master")  # drop the refused commit, both sides alike
+        want, have = got
+        theirs_fatal = [ln.replace("remote: ", "").strip() for ln in want[1]]
+        ours_fatal = [ln.replace("remote: ", "").strip() for ln in have[1]]
+        outcomes[
+            "accepted" if want[0] else (theirs_fatal or ["?"])[0].split(" DENIED by ")[-1]
+        ] += 1
+        if want[0] != have[0] or theirs_fatal != ours_fatal:
+            mismatches.append(
+                f"push {i} {repo} {user} {sorted(files)}: gitolite={want} ours={have}"
+            )
+    assert not mismatches, "\n".join(mismatches[:20])
+    # the plan exercised each kind of answer
+    assert outcomes["accepted"] > PUSHES * 0.2, outcomes
+    for kind in ("VREF/COUNT/3", "VREF/NAME/docs/", "VREF/MAX_NEWBIN_SIZE/500", "VREF/NAME/"):
+        assert outcomes[kind] > 0, (kind, outcomes)
+
+
+PUSHES = 90

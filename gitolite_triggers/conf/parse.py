@@ -252,6 +252,8 @@ class _Parser:
         return out
 
     def line(self, f: str, n: int, line: str) -> None:
+        if " NAME/" in line and _NAME_VREF.match(line):  # gitolite's name_vref sugar
+            line = line.replace(" NAME/", " VREF/NAME/")
         m = _RULE.match(line)
         if m is not None:
             self.rule(f, n, line, m)
@@ -325,17 +327,12 @@ class _Parser:
         if "M" in perm and "M" not in self.seen_cdm:
             self.seen_cdm.add("M")
             cdm.append("MERGE_CHECK")
-        if _NAME_VREF.match(line) and " NAME/" in line:
-            raise _LineError("VREF rules (NAME/...) are not supported")
         raw_refs = (m.group(2) or "").split()
         users = []
         for u in m.group(3).split():
             users.append("@" + u if u == "CREATOR" or u in self.roles else u)
         refs = self.expand(raw_refs) or ["refs/.*"]
         refs = [r if r.startswith(("refs/", "VREF/")) else "refs/heads/" + r for r in refs]
-        for r in refs:
-            if r.startswith("VREF/"):
-                raise _LineError(f"VREF rules ('{r}') are not supported")
         for u in users:
             if not is_user_name(u):
                 raise _LineError(f"bad username '{u}'")

@@ -199,12 +199,12 @@ def update(rc: Rc, argv: list[str]) -> int:
         msg = f"invalid ref name {ref!r} (refs must match gitolite's REF_OR_FILENAME_PATT)"
         raise Fatal(msg, log=(repo, user, msg))
     from gitolite_triggers.conf.errors import AccessError
-    from gitolite_triggers.conf.query import access, is_denied, options_for
+    from gitolite_triggers.conf.query import access_vrefs, is_denied, options_for
     from gitolite_triggers.runner import fire
 
     aa = perm_letter(ref, old, new, options_for(rc, repo))
     try:
-        result = access(rc, repo, user, aa, ref)
+        result, vrefs = access_vrefs(rc, repo, user, aa, ref)
     except AccessError as e:  # e.g. a stored refex RE2 refuses: deny, say why (no internals)
         raise Fatal(str(e), log=(repo, user, str(e))) from None
     for name, args in (
@@ -217,6 +217,10 @@ def update(rc: Rc, argv: list[str]) -> int:
     if is_denied(result):
         raise Fatal(result)
     _admin_content(rc, repo, user, ref, new)
+    if vrefs:  # only now is the VREF machinery loaded (vref/check.py)
+        from gitolite_triggers.vref.check import check_vrefs
+
+        check_vrefs(rc, repo, user, ref, old, new, aa, vrefs)
     glog.log(rc, "update", repo, user, aa, ref, old, new, result)
     return _fire_list(rc, "update", argv, repo, user)
 
