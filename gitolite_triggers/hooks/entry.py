@@ -292,7 +292,19 @@ def pre_receive(rc: Rc, argv: list[str]) -> int:
     if repo == ADMIN_REPO:
         for _old, new, ref in parse_updates(data):
             _admin_content(rc, repo, user, ref, new, hook="pre-receive")
-    return _fire_list(rc, "pre-receive", argv, repo, user, data)
+    status = _fire_list(rc, "pre-receive", argv, repo, user, data)
+    return status or _repo_specific(rc, "pre-receive", repo, user, argv, data)
+
+
+def _repo_specific(
+    rc: Rc, hook: str, repo: str | None, user: str | None, argv: list[str], data: bytes
+) -> int:
+    """The repo's ``option hook.<hook>`` programs (repohooks.py), after our own work."""
+    from gitolite_triggers import repohooks
+
+    if not repohooks.enabled(rc):
+        return 0
+    return repohooks.run(rc, hook, repo, user, argv, data)
 
 
 def parse_updates(data: bytes) -> list[RefUpdate]:
@@ -321,7 +333,9 @@ def post_receive(rc: Rc, argv: list[str]) -> int:
                 file=sys.stderr,
             )
             glog.log(rc, "warn", f"push record failed: {e}")
-    return _fire_list(rc, "post-receive", argv, repo, user, data)
+    status = _fire_list(rc, "post-receive", argv, repo, user, data)
+    _repo_specific(rc, "post-receive", repo, user, argv, data)
+    return status
 
 
 def post_update(rc: Rc, argv: list[str]) -> int:
@@ -337,6 +351,7 @@ def post_update(rc: Rc, argv: list[str]) -> int:
         except Fatal as e:  # reported here: the rc's post-update list runs all the same
             status = refuse(e)
     listed = _fire_list(rc, "post-update", argv, repo, user)
+    _repo_specific(rc, "post-update", repo, user, argv, b"")
     return status or listed
 
 
