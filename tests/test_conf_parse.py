@@ -320,3 +320,19 @@ def test_repo_names_that_would_escape_the_repo_base(tmp_path: Path) -> None:
         error(tmp_path, "repo x.git/y\n")
         == "conf/gitolite.conf:1: bad reponame 'x.git/y': contains '.git/'"
     )
+
+
+def test_hostname_substituted_as_gitolite(tmp_path: Path) -> None:
+    """t/hostname.t: %HOSTNAME is the rc's HOSTNAME, as a whole word; without one (or as
+    part of a longer word) it stays, and is then a bad ref."""
+    text = "repo bar\n  RW %HOSTNAME/ = u1\n  RW %HOSTNAME-baz = u1\n  config x.y = %HOSTNAME\n"
+    p = conf(tmp_path, text, hostname="frodo", config_keys="x\\..*")
+    refs = [refex for _, _, refex in p.repos["bar"]["u1"]]
+    assert refs == ["refs/heads/frodo/", "refs/heads/frodo-baz"]
+    assert p.configs["bar"][0][1:] == ("x.y", "frodo")
+    assert "bad ref 'refs/heads/%HOSTNAME_baz'" in error(
+        tmp_path, "repo bar\n  RW %HOSTNAME_baz = u1\n", hostname="frodo"
+    )
+    assert "bad ref 'refs/heads/dev/%HOSTNAME'" in error(
+        tmp_path, "repo foo\n  RW dev/%HOSTNAME = u1\n"
+    )

@@ -152,3 +152,45 @@ def test_vrefs_listed_only_when_rules_have_them(server: Server) -> None:
         "VREF/NAME/x",
         "VREF/NAME/y",
     ]
+
+
+# -- the raw+numstat parser MAX_NEWBIN_SIZE reads (hostile file names) -----------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_names = st.text(
+    st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)), min_size=1, max_size=12
+)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["A", "M", "D", "T", "R100", "C075"]), _names, _names, st.booleans()
+        ),
+        max_size=8,
+    )
+)
+def test_raw_numstat_parser_survives_any_file_name(
+    entries: list[tuple[str, str, str, bool]],
+) -> None:
+    """Whatever the names hold (tabs, newlines, ':' at the start), each file comes back
+    with its own status, blobs, name and binary flag."""
+    from gitolite_triggers.vref.builtins import _parse_raw_numstat
+
+    raw, num = [], []
+    for i, (status, old, new, binary) in enumerate(entries):
+        ob, nb = f"{i:040x}", f"{i + 100:040x}"
+        two = status[0] in "RC"
+        raw.append(f":100644 100644 {ob} {nb} {status}".encode())
+        raw.extend([old.encode(), new.encode()] if two else [new.encode()])
+        stat = b"-\t-\t" if binary else b"1\t2\t"
+        num.extend([stat, old.encode(), new.encode()] if two else [stat + new.encode()])
+    data = b"\0".join(raw + num) + (b"\0" if entries else b"")
+    got = _parse_raw_numstat(data)
+    want = [
+        (status, f"{i:040x}", f"{i + 100:040x}", new, binary)
+        for i, (status, _old, new, binary) in enumerate(entries)
+    ]
+    assert got == want

@@ -112,7 +112,9 @@ def compile_conf(rc: Rc, fire_triggers: bool = True) -> CompileReport:
 def _compile_locked(rc: Rc, conf_dir: Path, started: float, fire_triggers: bool) -> CompileReport:
     from gitolite_triggers import repos as repos_mod
 
-    parsed = parse_conf(conf_dir, rc.get("ROLES"), rc.get("GIT_CONFIG_KEYS"))
+    parsed = parse_conf(
+        conf_dir, rc.get("ROLES"), rc.get("GIT_CONFIG_KEYS"), hostname=rc.get("HOSTNAME")
+    )
     report = CompileReport(warnings=list(parsed.warnings), rules=parsed.seq)
     names = conf_repo_names(parsed)
     unsafe = [(n, why) for n in names if (why := repo_name_problem(n))]

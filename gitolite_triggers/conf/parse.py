@@ -53,6 +53,7 @@ _OPTION = re.compile(r"^option (\S+) = (\S.*)")
 _GITWEB = re.compile(r"^(desc|owner|category) = (\S.*)")
 _NAME_VREF = re.compile(r"^(-|R\S+) \S.* = \S.*")
 _SKIP_BEGIN = re.compile(r"^= *begin (testconf|template-data)$")
+_HOSTNAME = re.compile(r"%HOSTNAME\b", re.ASCII)
 _SKIP_END = re.compile(r"^= *end$")
 _RW_C = re.compile(r"RW.*C")
 _QUOTED = re.compile(r"^['\"](.*)[\"']$", re.S)
@@ -110,8 +111,15 @@ def _braces(word: str) -> list[str]:
 class _Reader:
     """Reads gitolite.conf and its includes into (file, line, cleaned text) triples."""
 
-    def __init__(self, conf_dir: Path, parsed: Parsed, errors: list[tuple[str, int, str]]) -> None:
+    def __init__(
+        self,
+        conf_dir: Path,
+        parsed: Parsed,
+        errors: list[tuple[str, int, str]],
+        hostname: str | None = None,
+    ) -> None:
         self.conf_dir = conf_dir
+        self.hostname = hostname
         self.parsed = parsed
         self.errors = errors
         self.seen: set[tuple[int, int]] = set()
@@ -155,6 +163,9 @@ class _Reader:
             line = cleanup(raw)
             if not line:
                 continue
+            if self.hostname and "%HOSTNAME" in line:  # the rc's HOSTNAME, as gitolite
+                host = self.hostname
+                line = _HOSTNAME.sub(lambda _m: host, line)
             self.parsed.nlines += 1
             m = _INCLUDE.match(line)
             if m is None:
@@ -415,11 +426,12 @@ def parse_conf(
     roles: list[str] | None = None,
     config_keys: str | None = None,
     main: str = "gitolite.conf",
+    hostname: str | None = None,
 ) -> Parsed:
     """Parse ``conf_dir/main`` (and its includes); raise ConfError listing every error found."""
     parsed = Parsed()
     errors: list[tuple[str, int, str]] = []
-    reader = _Reader(conf_dir, parsed, errors)
+    reader = _Reader(conf_dir, parsed, errors, hostname)
     parser = _Parser(
         parsed,
         set(roles if roles is not None else ("READERS", "WRITERS")),
