@@ -164,8 +164,7 @@ class _Reader:
             if not line:
                 continue
             if self.hostname and "%HOSTNAME" in line:  # the rc's HOSTNAME, as gitolite
-                host = self.hostname
-                line = _HOSTNAME.sub(lambda _m: host, line)
+                line = _HOSTNAME.sub(self.hostname.replace("\\", "\\\\"), line)
             self.parsed.nlines += 1
             m = _INCLUDE.match(line)
             if m is None:
