@@ -240,11 +240,17 @@ def test_vref_rules_parsed(tmp_path: Path) -> None:
     assert p.configs["foo"][0][1] == "a.NAME/b"
 
 
-def test_subconf_refused(tmp_path: Path) -> None:
-    msg = error(
-        tmp_path, 'repo foo\n  R = u\nsubconf "sub/*.conf"\n', {"sub/x.conf": "repo x\n R = u\n"}
+def test_subconf_prefixes_its_groups_and_keeps_to_its_repos(tmp_path: Path) -> None:
+    p = conf(
+        tmp_path,
+        '@x = r1 r2\n@devs = u9\nrepo foo\n  R = u\nsubconf "sub/*.conf"\n',
+        {"sub/x.conf": "@devs = u1\n@mine = r1\nrepo @mine r3\n  RW = @devs\n  R = @x\n"},
     )
-    assert msg.startswith("conf/gitolite.conf:3: 'subconf' is not supported")
+    assert p.groups["@x.devs"] == {"u1": None} and p.groups["@devs"] == {"u9": None}
+    assert p.groups["@x.mine"] == {"r1": None}
+    assert set(p.repos["r1"]) == {"@x.devs", "@x"} and "r3" not in p.repos
+    assert "conf/sub/x.conf:3: expanding '@mine'; this *may* slow down compilation" in p.warnings
+    assert "subconf 'x' attempting to set access for r3" in p.warnings
 
 
 # -- include -------------------------------------------------------------------------
