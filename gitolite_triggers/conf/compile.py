@@ -163,6 +163,9 @@ def _compile_locked(rc: Rc, conf_dir: Path, started: float, fire_triggers: bool)
         post = [e for e in rc.trigger_list("POST_CREATE") if _entry_id(e) not in skip]
         for name in report.created:
             _fire(rc, "POST_CREATE", post, name)
+    from gitolite_triggers.conf import templates  # gitolite's compile-template-data
+
+    report.warnings.extend(templates.apply(rc, parsed.groups, fire_triggers))
     report.seconds = time.monotonic() - started
     return report
 
