@@ -391,7 +391,48 @@ def test_differential_pushes(server: Server, tmp_path: Path) -> None:
             mismatches.append(
                 f"push {i} {repo} {user} {sorted(files)}: gitolite={want} ours={have}"
             )
+    # branch creations (NAME sees the whole tree: the old side is the empty tree; COUNT
+    # only commits no ref has), deletions, and rewinds of master, by every user
+    import random
+
+    rnd = random.Random(8)
+    branches: dict[str, list[str]] = {"foo": [], "bar": []}
+    for i in range(BRANCH_OPS):
+        repo, user = rnd.choice(("foo", "bar")), rnd.choice(("u1", "u2", "u3", "u4"))
+        kind = rnd.choice(("create", "create", "commit", "delete", "rewind"))
+        if kind == "delete" and not branches[repo]:
+            kind = "create"
+        name = {"create": f"t{i}", "commit": f"t{i}", "rewind": "master"}.get(kind) or rnd.choice(
+            branches[repo]
+        )
+        got = []
+        for side in sides:
+            side.reset(repo, "origin/master")
+            if kind == "commit":
+                side.commit(repo, {f"{rnd.choice(PUSH_DIRS)}b{i}-{n}": b"%d" % n for n in range(3)})
+            spec = {
+                "create": f"HEAD:refs/heads/{name}",
+                "commit": f"HEAD:refs/heads/{name}",
+                "delete": f":refs/heads/{name}",
+                "rewind": "HEAD~1:refs/heads/master",
+            }[kind]
+            p = side.push(repo, user, spec, force=kind == "rewind")
+            fatal = [
+                ln.replace("remote: ", "").strip() for ln in p.stderr.splitlines() if "FATAL:" in ln
+            ]
+            got.append((p.returncode == 0, fatal[:1]))
+            if kind == "rewind" and p.returncode == 0:
+                side.run_git(repo, "fetch", "-q", "origin")
+        if got[0][0] and kind in ("create", "commit"):
+            branches[repo].append(name)
+        if got[0][0] and kind == "delete":
+            branches[repo].remove(name)
+        outcomes[f"{kind}:{'ok' if got[0][0] else 'denied'}"] += 1
+        if got[0] != got[1]:
+            mismatches.append(f"{kind} {repo} {user} {name}: gitolite={got[0]} ours={got[1]}")
     assert not mismatches, "\n".join(mismatches[:20])
+    for kind in ("create", "commit", "delete", "rewind"):
+        assert outcomes[f"{kind}:ok"] and outcomes[f"{kind}:denied"], outcomes
     # the plan exercised each kind of answer
     assert outcomes["accepted"] > PUSHES * 0.2, outcomes
     for kind in ("VREF/COUNT/3", "VREF/NAME/docs/", "VREF/MAX_NEWBIN_SIZE/500", "VREF/NAME/"):
@@ -399,3 +440,4 @@ def test_differential_pushes(server: Server, tmp_path: Path) -> None:
 
 
 PUSHES = 90
+BRANCH_OPS = 60

@@ -70,6 +70,9 @@ class Side:
         _git(w, self.env, "commit", "-q", "--allow-empty", "-m", message)
         return _git(w, self.env, "rev-parse", "HEAD").stdout.strip()
 
+    def run_git(self, repo: str, *args: str) -> str:
+        return _git(self.tree(repo), self.env, *args).stdout
+
     def reset(self, repo: str, to: str) -> None:
         _git(self.tree(repo), self.env, "reset", "-q", "--hard", to)
 
