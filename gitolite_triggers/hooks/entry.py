@@ -300,6 +300,8 @@ def _repo_specific(
     rc: Rc, hook: str, repo: str | None, user: str | None, argv: list[str], data: bytes
 ) -> int:
     """The repo's ``option hook.<hook>`` programs (repohooks.py), after our own work."""
+    if not rc.local_code:  # most sites: the module is not even loaded
+        return 0
     from gitolite_triggers import repohooks
 
     if not repohooks.enabled(rc):
