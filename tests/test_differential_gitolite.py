@@ -455,3 +455,74 @@ def test_differential_pushes(server: Server, tmp_path: Path) -> None:
 
 PUSHES = 90
 BRANCH_OPS = 60
+
+
+HELPER_VREF = """#!/bin/sh
+# a site's VREF helper: report its argv, then deny by the file count it is given
+n=$(git diff --name-only "$4" "$5" | wc -l)
+echo "helper: ref=$1 aa=$6 vref=$7 args=$8,$9 files=$n"
+[ "$n" -gt "$8" ] && echo "VREF/SITE/$8/toomany $n files, at most $8"
+[ "$9" = "always" ] && echo "VREF/SITE/always"
+exit 0
+"""
+HELPER_CONF = """
+repo gitolite-admin
+    RW+ = admin
+repo foo
+    RW+ = u1 u2 u3
+    RW+ VREF/SITE/2/toomany = u3
+    - VREF/SITE/2 = @all
+    - VREF/SITE/always = u2
+    RW+ VREF/SITE/9 = u1
+"""
+
+
+def test_differential_vref_helper_program(server: Server, tmp_path: Path) -> None:
+    """A LOCAL_CODE/VREF helper on both sides: the same argv (shown by its output), the
+    same VREF lines checked, the same accept/reject and FATAL line."""
+    from tests.support.pushside import ours, theirs
+
+    require_gitolite()
+    ref = GitoliteRef(tmp_path / "gitolite-home")
+    ref.setup()
+    rc = (ref.home / ".gitolite.rc").read_text()
+    rc = rc.replace(
+        '# LOCAL_CODE                =>  "$ENV{HOME}/local",',
+        'LOCAL_CODE => "$ENV{HOME}/local",',
+        1,
+    )
+    (ref.home / ".gitolite.rc").write_text(rc)
+    for home in (ref.home, server.home):
+        (home / "local" / "VREF").mkdir(parents=True)
+        (home / "local" / "VREF" / "SITE").write_text(HELPER_VREF)
+        (home / "local" / "VREF" / "SITE").chmod(0o755)
+    server.write_rc(f"LOCAL_CODE: {server.home / 'local'}\n")
+    ref.write_conf(HELPER_CONF + "    - VREF/SITE/1/always = u2\n")
+    ref.compile()
+    (server.admin_base / "conf").mkdir(parents=True)
+    (server.admin_base / "conf" / "gitolite.conf").write_text(
+        HELPER_CONF + "    - VREF/SITE/1/always = u2\n"
+    )
+    assert server.cli("compile").returncode == 0
+    sides = [theirs(ref, tmp_path / "w-theirs"), ours(server, tmp_path / "w-ours")]
+    plan = [("u1", 1), ("u1", 3), ("u2", 1), ("u3", 3), ("u3", 1), ("u1", 12), ("u2", 2)]
+    results = []
+    for i, (user, nfiles) in enumerate(plan):
+        got = []
+        for side in sides:
+            side.commit("foo", {f"p{i}/f{k}": b"%d" % k for k in range(nfiles)})
+            p = side.push("foo", user)
+            lines = [
+                ln.replace("remote: ", "").strip()
+                for ln in p.stderr.splitlines()
+                if "helper:" in ln or "FATAL" in ln or "files, at most" in ln
+            ]
+            got.append((p.returncode == 0, lines))
+            if p.returncode:
+                side.reset("foo", "origin/master")
+        assert got[0] == got[1], (i, user, nfiles, got)
+        assert any(
+            ln.startswith("helper: ref=refs/heads/master aa=W vref=VREF/SITE/") for ln in got[1][1]
+        )
+        results.append(got[0][0])
+    assert True in results and False in results

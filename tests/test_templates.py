@@ -101,3 +101,24 @@ def test_block_parser() -> None:
         (["c"], "Z", ""),
     ]
     assert parse_blocks("= begin template-data\nrepo a = X\n R = u\n=end\n", warnings) == []
+
+
+def test_compile_template_data_by_hand(server: Server) -> None:
+    """The command's function writes the files again (a perms change undone)."""
+    from gitolite_triggers.conf.templates import compile_template_data
+    from gitolite_triggers.rc import load_rc
+
+    server.write_rc("ROLES: [" + ", ".join(ROLES) + "]\n")
+    (server.admin_base / "conf").mkdir(parents=True)
+    (server.admin_base / "conf" / "gitolite.conf").write_text(CONF)
+    assert server.cli("compile").returncode == 0
+    perms = server.repo_base / "tb.git" / "gl-perms"
+    want = perms.read_text()
+    assert (
+        "PUSHERS = u1" in want
+        and "WRITERS = u3 " in want
+        and want.endswith(" u7\nTEAM = u1 u2 u5\n")
+    )
+    perms.write_text("READERS = u9\n")
+    assert compile_template_data(load_rc()) == ["bad line:     bad line; skipped = u9"]
+    assert perms.read_text() == want

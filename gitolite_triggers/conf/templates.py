@@ -142,3 +142,22 @@ def _write_one(rc: Rc, repo: str, block: Block, fire: bool) -> None:
             fire_trigger(rc, "POST_CREATE", repo, CREATOR, "template-data")
     write_atomic(f"{path}/gl-repo-groups", block.templates.encode())
     write_atomic(f"{path}/gl-perms", block.perms.encode())
+
+
+def compile_template_data(rc: Rc) -> list[str]:
+    """``gitolite compile-template-data`` by hand: the conf's groups, then ``apply``.
+
+    ``compile`` already does this at its end; this is for the command of that name
+    (its groups come from parsing the conf again, as gitolite's reads the compiled rules).
+    """
+    from pathlib import Path
+
+    from gitolite_triggers.conf.parse import parse_conf
+
+    parsed = parse_conf(
+        Path(rc.admin_base) / "conf",
+        rc.get("ROLES"),
+        rc.get("GIT_CONFIG_KEYS"),
+        hostname=rc.get("HOSTNAME"),
+    )
+    return apply(rc, parsed.groups)
