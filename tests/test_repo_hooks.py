@@ -89,3 +89,59 @@ def test_admin_repo_post_update_is_never_repo_specific(server: Server, tmp_path:
         repohooks.run(rc, "post-update", "gitolite-admin", "admin", ["refs/heads/master"], b"") == 0
     )
     assert _log(server) == ""
+
+
+def test_same_runs_as_gitolite3(server: Server, tmp_path: Path) -> None:
+    """gitolite3 with its repo-specific-hooks feature and ours, the same conf, hooks and
+    pushes: the same programs run, in the same order, with the same arguments and input,
+    and a failing pre-receive rejects the push on both."""
+    from tests.support.gitolite_ref import GitoliteRef, require_gitolite
+    from tests.support.pushside import theirs
+
+    require_gitolite()
+    ref = GitoliteRef(tmp_path / "gitolite-home")
+    ref.setup()
+    rc = (ref.home / ".gitolite.rc").read_text()
+    rc = rc.replace(
+        '# LOCAL_CODE                =>  "$ENV{HOME}/local",',
+        'LOCAL_CODE => "$ENV{HOME}/local",',
+        1,
+    )
+    rc = rc.replace("# 'repo-specific-hooks',", "'repo-specific-hooks',", 1)
+    (ref.home / ".gitolite.rc").write_text(rc)
+    hook = (
+        "#!/bin/sh\n"
+        'printf "%s %s\\n" "$(basename "$0" | sed "s/^.*-//")" "$*" >> "$HOME/hooklog"\n'
+        '[ "$(basename "$0")" = "${0##*/}" ] && cat | sed "s/^/  in: /" >> "$HOME/hooklog"\n'
+        'case "$0" in *stop*) echo stopped >&2; exit 3;; esac\n'
+    )
+    for home in (ref.home, server.home):
+        folder = home / "local" / "hooks" / "repo-specific"
+        folder.mkdir(parents=True)
+        for name in ("one", "two", "stop"):
+            (folder / name).write_text(hook)
+            (folder / name).chmod(0o755)
+    server.write_rc(f"LOCAL_CODE: {server.home / 'local'}\n")
+    conf = (
+        "repo gitolite-admin\n  RW+ = admin\nrepo foo bar\n  RW+ = u1\nrepo foo\n"
+        "  option hook.post-receive = one two\n  option hook.post-update.x = two\n"
+        "  option hook.post-receive.z = one\nrepo bar\n  option hook.pre-receive = two stop\n"
+    )
+    ref.write_conf(conf)
+    ref.compile()
+    ref.run("trigger", "POST_COMPILE")
+    compile_conf(server, conf)
+    logs = []
+    for side, home in (
+        (theirs(ref, tmp_path / "wt"), ref.home),
+        (ours(server, tmp_path / "wo"), server.home),
+    ):
+        outcomes = []
+        for repo in ("foo", "bar", "foo"):
+            side.commit(repo, {"a": repo.encode()})
+            p = side.push(repo, "u1")
+            outcomes.append((p.returncode == 0, "stopped" in p.stderr))
+        logs.append((outcomes, (home / "hooklog").read_text()))
+    assert logs[0] == logs[1]
+    assert logs[1][0] == [(True, False), (False, True), (True, False)]
+    assert logs[1][1].count("one \n") == 4 and "two refs/heads/master\n" in logs[1][1]
