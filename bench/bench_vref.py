@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.gitolite_ref import GitoliteRef  # noqa: E402
-from tests.support.pushside import Side, ours, theirs  # noqa: E402
-from tests.support.server import make_server  # noqa: E402
+from tests.support.gitolite_ref import GitoliteRef
+from tests.support.pushside import Side, ours, theirs
+from tests.support.server import make_server
 
 CONF = """
 repo gitolite-admin
@@ -64,7 +64,10 @@ def main() -> None:
     (srv.admin_base / "conf").mkdir(parents=True)
     (srv.admin_base / "conf" / "gitolite.conf").write_text(CONF)
     subprocess.run(
-        [sys.executable, "-m", "gitolite_triggers", "compile"], env=srv.env, cwd=srv.home, check=True
+        [sys.executable, "-m", "gitolite_triggers", "compile"],
+        env=srv.env,
+        cwd=srv.home,
+        check=True,
     )
     sides = [theirs(ref, root / "w-theirs"), ours(srv, root / "w-ours")]
     print("| files | repo | gitolite3 (s) | ours (s) |\n|---|---|---|---|")
