@@ -94,11 +94,18 @@ def wanted_hooks(rc: Rc, admin: bool = False) -> list[str]:
     is a process start on every push, and an idle one costs the pusher ~10-20 ms for nothing.
     """
     hooks = ["update", "post-receive"]
-    if admin or rc.hook_list("pre-receive"):
+    specific = _repo_specific_hooks(rc)  # option hook.<hook> may name programs for any repo
+    if admin or specific or rc.hook_list("pre-receive"):
         hooks.append("pre-receive")
-    if admin or rc.hook_list("post-update"):
+    if admin or specific or rc.hook_list("post-update"):
         hooks.append("post-update")
     return hooks
+
+
+def _repo_specific_hooks(rc: Rc) -> bool:
+    """Is repohooks.py's feature on (``LOCAL_CODE/hooks/repo-specific`` exists)?"""
+    local = rc.local_code
+    return local is not None and os.path.isdir(os.path.join(local, "hooks", "repo-specific"))
 
 
 def _hook_links(rc: Rc, admin: bool = False) -> dict[str, str]:

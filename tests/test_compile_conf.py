@@ -92,13 +92,11 @@ def test_conf_error_keeps_last_good_state(server: Server) -> None:
     write_conf(server, "repo foo\n  RW+ = alice\n")
     assert server.cli("compile").returncode == 0
     before = Path(store_path(load_rc())).read_bytes()
-    write_conf(
-        server, "repo foo\n  RW+ = bob\nrepo brand-new\n  R = bob\n  RW+ VREF/NAME/x = bob\n"
-    )
+    write_conf(server, "repo foo\n  RW+ = bob\nrepo brand-new\n  R = bob\n  RW+ = bad/user\n")
     p = server.cli("compile")
     assert p.returncode == 1
     assert p.stderr.splitlines() == [
-        "FATAL: conf/gitolite.conf:5: VREF rules ('VREF/NAME/x') are not supported",
+        "FATAL: conf/gitolite.conf:5: bad username 'bad/user'",
         "FATAL: compile failed; the previous compiled rules stay in force",
     ]
     rc = load_rc()

@@ -224,23 +224,33 @@ def test_several_errors_all_reported(tmp_path: Path) -> None:
 # -- not supported -------------------------------------------------------------------
 
 
-def test_vref_rules_refused(tmp_path: Path) -> None:
-    assert (
-        error(tmp_path, "repo foo\n  RW+ = u\n  - VREF/NAME/secret = u\n")
-        == "conf/gitolite.conf:3: VREF rules ('VREF/NAME/secret') are not supported"
+def test_vref_rules_parsed(tmp_path: Path) -> None:
+    """VREF refexes are stored as they are; gitolite's sugar makes ``NAME/`` ``VREF/NAME/``
+    in rule lines (and only there)."""
+    p = conf(
+        tmp_path,
+        "repo foo\n  RW+ = u\n  - VREF/NAME/secret = u\n  - NAME/x NAME/y = v\n"
+        "  RW+ VREF/COUNT/5/NEWFILES = u\n  RW+ NAME/z = w\n  config a.NAME/b = 1\n",
+        config_keys="a\\..*",
     )
-    assert (
-        error(tmp_path, "repo foo\n  - NAME/secret = u\n")
-        == "conf/gitolite.conf:2: VREF rules (NAME/...) are not supported"
-    )
-    assert error(tmp_path, "repo foo\n  RW+ VREF/COUNT/5 = u\n").endswith("are not supported")
+    refs = [(perm, refex) for rules in p.repos["foo"].values() for _, perm, refex in rules]
+    assert ("-", "VREF/NAME/secret") in refs
+    assert ("-", "VREF/NAME/x") in refs and ("-", "VREF/NAME/y") in refs
+    assert ("RW+", "VREF/COUNT/5/NEWFILES") in refs and ("RW+", "VREF/NAME/z") in refs
+    assert p.configs["foo"][0][1] == "a.NAME/b"
 
 
-def test_subconf_refused(tmp_path: Path) -> None:
-    msg = error(
-        tmp_path, 'repo foo\n  R = u\nsubconf "sub/*.conf"\n', {"sub/x.conf": "repo x\n R = u\n"}
+def test_subconf_prefixes_its_groups_and_keeps_to_its_repos(tmp_path: Path) -> None:
+    p = conf(
+        tmp_path,
+        '@x = r1 r2\n@devs = u9\nrepo foo\n  R = u\nsubconf "sub/*.conf"\n',
+        {"sub/x.conf": "@devs = u1\n@mine = r1\nrepo @mine r3\n  RW = @devs\n  R = @x\n"},
     )
-    assert msg.startswith("conf/gitolite.conf:3: 'subconf' is not supported")
+    assert p.groups["@x.devs"] == {"u1": None} and p.groups["@devs"] == {"u9": None}
+    assert p.groups["@x.mine"] == {"r1": None}
+    assert set(p.repos["r1"]) == {"@x.devs", "@x"} and "r3" not in p.repos
+    assert "conf/sub/x.conf:3: expanding '@mine'; this *may* slow down compilation" in p.warnings
+    assert "subconf 'x' attempting to set access for r3" in p.warnings
 
 
 # -- include -------------------------------------------------------------------------
@@ -315,4 +325,20 @@ def test_repo_names_that_would_escape_the_repo_base(tmp_path: Path) -> None:
     assert (
         error(tmp_path, "repo x.git/y\n")
         == "conf/gitolite.conf:1: bad reponame 'x.git/y': contains '.git/'"
+    )
+
+
+def test_hostname_substituted_as_gitolite(tmp_path: Path) -> None:
+    """t/hostname.t: %HOSTNAME is the rc's HOSTNAME, as a whole word; without one (or as
+    part of a longer word) it stays, and is then a bad ref."""
+    text = "repo bar\n  RW %HOSTNAME/ = u1\n  RW %HOSTNAME-baz = u1\n  config x.y = %HOSTNAME\n"
+    p = conf(tmp_path, text, hostname="frodo", config_keys="x\\..*")
+    refs = [refex for _, _, refex in p.repos["bar"]["u1"]]
+    assert refs == ["refs/heads/frodo/", "refs/heads/frodo-baz"]
+    assert p.configs["bar"][0][1:] == ("x.y", "frodo")
+    assert "bad ref 'refs/heads/%HOSTNAME_baz'" in error(
+        tmp_path, "repo bar\n  RW %HOSTNAME_baz = u1\n", hostname="frodo"
+    )
+    assert "bad ref 'refs/heads/dev/%HOSTNAME'" in error(
+        tmp_path, "repo foo\n  RW dev/%HOSTNAME = u1\n"
     )

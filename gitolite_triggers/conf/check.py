@@ -205,6 +205,9 @@ class Checker:
         self._rms: dict[str, list[str]] = {}
         self._missing: dict[str, bool] = {}
         self._creator: dict[str, str] = {}
+        self._rules: dict[tuple[str, str], list[tuple[int, str, str]]] = {}
+        self._options: dict[tuple[str, str], str] = {}
+        self._hooked: dict[str, bool] = {}
 
     # -- filesystem state ------------------------------------------------------------
     def path(self, repo: str) -> str:
@@ -233,7 +236,10 @@ class Checker:
     def hook_present(self, repo: str) -> bool:
         if self.missing(repo):
             return True
-        return update_hook_is_ours(self.path(repo), self.admin_base)
+        got = self._hooked.get(repo)
+        if got is None:
+            got = self._hooked[repo] = update_hook_is_ours(self.path(repo), self.admin_base)
+        return got
 
     # -- snapshot data ---------------------------------------------------------------
     def groups_of(self, name: str) -> list[str]:
@@ -327,6 +333,19 @@ class Checker:
         return list(ret)
 
     def rules(self, repo: str, user: str) -> list[tuple[int, str, str]]:
+        """The (repo, user) rules in sequence order, memoised: a push's VREF checks ask
+        once per changed file, and the rule list cannot change within one Checker."""
+        got = self._rules.get((repo, user))
+        if got is None:
+            got = self._rules[(repo, user)] = self._collect_rules(repo, user)
+        return got
+
+    def vrefs(self, repo: str, user: str) -> list[str]:
+        """gitolite's vrefs(): the distinct ``VREF/...`` refexes of the (repo, user)
+        rules, in rule order (what the update hook runs after the normal check)."""
+        return list(dict.fromkeys(r for _, _, r in self.rules(repo, user) if r.startswith("VREF/")))
+
+    def _collect_rules(self, repo: str, user: str) -> list[tuple[int, str, str]]:
         rules: list[tuple[int, str, str]] = []
         ums = self.user_memberships(user, repo)
         for r in self.repo_memberships(repo):
@@ -367,8 +386,13 @@ class Checker:
         return ret
 
     def option(self, repo: str, name: str) -> str:
-        key = "gitolite-options." + name
-        return self.git_config(repo, key.__eq__, False).get(key, "")
+        got = self._options.get((repo, name))
+        if got is None:
+            key = "gitolite-options." + name
+            got = self._options[(repo, name)] = self.git_config(repo, key.__eq__, False).get(
+                key, ""
+            )
+        return got
 
     # -- the check -------------------------------------------------------------------
     def access(self, repo: str, user: str, aa: str, ref: str) -> str:

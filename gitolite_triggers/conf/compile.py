@@ -116,7 +116,9 @@ def compile_conf(rc: Rc, fire_triggers: bool = True) -> CompileReport:
 def _compile_locked(rc: Rc, conf_dir: Path, started: float, fire_triggers: bool) -> CompileReport:
     from gitolite_triggers import repos as repos_mod
 
-    parsed = parse_conf(conf_dir, rc.get("ROLES"), rc.get("GIT_CONFIG_KEYS"))
+    parsed = parse_conf(
+        conf_dir, rc.get("ROLES"), rc.get("GIT_CONFIG_KEYS"), hostname=rc.get("HOSTNAME")
+    )
     report = CompileReport(warnings=list(parsed.warnings), rules=parsed.seq)
     names = conf_repo_names(parsed)
     unsafe = [(n, why) for n in names if (why := repo_name_problem(n))]
@@ -165,6 +167,9 @@ def _compile_locked(rc: Rc, conf_dir: Path, started: float, fire_triggers: bool)
         post = [e for e in rc.trigger_list("POST_CREATE") if _entry_id(e) not in skip]
         for name in report.created:
             _fire(rc, "POST_CREATE", post, name)
+    from gitolite_triggers.conf import templates  # gitolite's compile-template-data
+
+    report.warnings.extend(templates.apply(rc, parsed.groups, fire_triggers))
     report.seconds = time.monotonic() - started
     return report
 

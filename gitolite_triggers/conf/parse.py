@@ -16,8 +16,13 @@ One pass over the exploded lines does what gitolite does in three (explode, suga
 
 Every rule expansion (ref x user) and every config line takes the next global sequence
 number; access checks order rules by it. Anything else is an error naming file and line
-(gitolite only warns "syntax error, ignoring" and drops the line). VREFs and subconf are
-refused as not supported.
+(gitolite only warns "syntax error, ignoring" and drops the line).
+
+``subconf [NAME] "glob"`` is an include with gitolite's delegation rules: groups the
+subconf defines are renamed ``@NAME.group`` (and its own mentions follow), and its
+``repo`` lines may name only repo NAME, group @NAME, or what matches a member the main
+conf put in @NAME (a group it may not name is expanded; anything else is ignored with
+gitolite's warning). A subconf cannot run ``subconf``.
 """
 
 from __future__ import annotations
@@ -53,6 +58,11 @@ _OPTION = re.compile(r"^option (\S+) = (\S.*)")
 _GITWEB = re.compile(r"^(desc|owner|category) = (\S.*)")
 _NAME_VREF = re.compile(r"^(-|R\S+) \S.* = \S.*")
 _SKIP_BEGIN = re.compile(r"^= *begin (testconf|template-data)$")
+MASTER = "master"
+_SUBCONF_NAME = re.compile(r"^[-0-9a-zA-Z_.]+$")
+_GROUP_LHS = re.compile(r"^@(\S+) = ")
+_GROUP_WORD = re.compile(r"(^| )(@\S+)(?= |$)")
+_HOSTNAME = re.compile(r"%HOSTNAME\b", re.ASCII)
 _SKIP_END = re.compile(r"^= *end$")
 _RW_C = re.compile(r"RW.*C")
 _QUOTED = re.compile(r"^['\"](.*)[\"']$", re.S)
@@ -110,11 +120,19 @@ def _braces(word: str) -> list[str]:
 class _Reader:
     """Reads gitolite.conf and its includes into (file, line, cleaned text) triples."""
 
-    def __init__(self, conf_dir: Path, parsed: Parsed, errors: list[tuple[str, int, str]]) -> None:
+    def __init__(
+        self,
+        conf_dir: Path,
+        parsed: Parsed,
+        errors: list[tuple[str, int, str]],
+        hostname: str | None = None,
+    ) -> None:
         self.conf_dir = conf_dir
+        self.hostname = hostname
         self.parsed = parsed
         self.errors = errors
         self.seen: set[tuple[int, int]] = set()
+        self.prefixed: dict[str, dict[str, str]] = {}  # subconf -> @group -> @sub.group
 
     def show(self, name: str) -> str:
         return f"conf/{name}"
@@ -131,7 +149,7 @@ class _Reader:
         data, st = read_inside(str(self.conf_dir), name)
         return data, (st.st_dev, st.st_ino)
 
-    def lines(self, name: str) -> Iterator[tuple[str, int, str]]:
+    def lines(self, name: str) -> Iterator[tuple[str, int, str, str]]:
         from gitolite_triggers.safefile import UnsafeFile
 
         shown = self.show(name)
@@ -145,9 +163,20 @@ class _Reader:
             return
         yield from self.lines_of(shown, data, ident)
 
+    def prefix_groupnames(self, line: str, sub: str) -> str:
+        """gitolite's subconf renaming: a group defined in subconf ``sub`` is ``@sub.name``,
+        and that subconf's later mentions of ``@name`` mean it; other groups are untouched."""
+        names = self.prefixed.setdefault(sub, {})
+        lhs = _GROUP_LHS.match(line)
+        line = _GROUP_WORD.sub(lambda m: m.group(1) + names.get(m.group(2), m.group(2)), line)
+        if lhs is not None:
+            line = _GROUP_LHS.sub(f"@{sub}.{lhs.group(1)} = ", line, count=1)
+            names["@" + lhs.group(1)] = f"@{sub}.{lhs.group(1)}"
+        return line
+
     def lines_of(
-        self, shown: str, data: bytes, ident: tuple[int, int]
-    ) -> Iterator[tuple[str, int, str]]:
+        self, shown: str, data: bytes, ident: tuple[int, int], sub: str = MASTER
+    ) -> Iterator[tuple[str, int, str, str]]:
         self.seen.add(ident)
         self.parsed.files.append(shown)
         text = data.decode("utf-8", errors="surrogateescape")
@@ -155,19 +184,21 @@ class _Reader:
             line = cleanup(raw)
             if not line:
                 continue
+            if self.hostname and "%HOSTNAME" in line:  # the rc's HOSTNAME, as gitolite
+                line = _HOSTNAME.sub(self.hostname.replace("\\", "\\\\"), line)
+            if sub != MASTER:
+                line = self.prefix_groupnames(line, sub)
             self.parsed.nlines += 1
             m = _INCLUDE.match(line)
             if m is None:
-                yield shown, lineno, line
+                yield shown, lineno, line, sub
                 continue
-            if m.group(1) == "subconf":
-                self.errors.append(
-                    (
-                        shown,
-                        lineno,
-                        "'subconf' is not supported (delegation via subconf is not implemented)",
-                    )
-                )
+            is_subconf = m.group(1) == "subconf"
+            if is_subconf and sub != MASTER:
+                self.errors.append((shown, lineno, f"subconf '{sub}' attempting to run 'subconf'"))
+                continue
+            if is_subconf and m.group(2) is not None and not _SUBCONF_NAME.match(m.group(2)):
+                self.errors.append((shown, lineno, f"bad subconf '{m.group(2)}'"))
                 continue
             q = re.match(r"^\"(.+)\"$", m.group(3)) or re.match(r"^'(.+)'$", m.group(3))
             if q is None:
@@ -179,9 +210,12 @@ class _Reader:
                     )
                 )
                 continue
-            yield from self.include(q.group(1), shown, lineno)
+            new_sub = (m.group(2) or "") if is_subconf else None
+            yield from self.include(q.group(1), shown, lineno, sub, new_sub)
 
-    def include(self, pattern: str, shown: str, lineno: int) -> Iterator[tuple[str, int, str]]:
+    def include(
+        self, pattern: str, shown: str, lineno: int, sub: str, new_sub: str | None
+    ) -> Iterator[tuple[str, int, str, str]]:
         """Expand ``include "glob"``: files inside conf/ only (stricter than gitolite, which
         also takes absolute paths and '..'); each word of the glob is relative to conf/."""
         for word in pattern.split(" "):
@@ -195,9 +229,13 @@ class _Reader:
                     )
                 )
                 continue
-            yield from self.include_word(word, shown, lineno)
+            yield from self.include_word(word, shown, lineno, sub, new_sub)
 
-    def include_word(self, word: str, shown: str, lineno: int) -> Iterator[tuple[str, int, str]]:
+    def include_word(
+        self, word: str, shown: str, lineno: int, sub: str, new_sub: str | None
+    ) -> Iterator[tuple[str, int, str, str]]:
+        """One word of an include/subconf glob; ``new_sub`` is None for an include, else the
+        subconf's name ("" for the file's base name)."""
         from gitolite_triggers.safefile import UnsafeFile
 
         for found in _glob_sorted(str(self.conf_dir / word)):
@@ -205,7 +243,8 @@ class _Reader:
             if (os.path.isdir(found) and not os.path.islink(found)) or not os.path.lexists(found):
                 self.parsed.warnings.append(f"{shown}:{lineno}: included file not found: '{rel}'")
                 continue
-            if not re.search(r"([^/]+).conf$", found):
+            base = re.search(r"([^/]+).conf$", found)
+            if base is None:
                 self.errors.append(
                     (shown, lineno, f"invalid include filename '{rel}' (must end in .conf)")
                 )
@@ -223,7 +262,14 @@ class _Reader:
             if ident in self.seen:
                 self.parsed.warnings.append(f"{shown}:{lineno}: {rel} already included")
                 continue
-            yield from self.lines_of(self.show(rel), data, ident)
+            if new_sub is None:
+                yield from self.lines_of(self.show(rel), data, ident, sub)
+                continue
+            name = new_sub or base.group(1)
+            if not _SUBCONF_NAME.match(name):
+                self.errors.append((shown, lineno, f"bad subconf '{name}'"))
+                continue
+            yield from self.lines_of(self.show(rel), data, ident, name)
 
 
 class _Parser:
@@ -234,6 +280,9 @@ class _Parser:
         self.repolist: list[str] = []
         self.seen_cdm: set[str] = set()
         self.good_refs: set[str] = set()
+        self.subconf = MASTER
+        self.origin: dict[str, dict[str, str]] = {}  # group -> member -> subconf that added it
+        self.ignored: dict[str, dict[str, None]] = {}  # subconf -> repos it may not name
 
     def warn(self, f: str, n: int, msg: str) -> None:
         self.p.warnings.append(f"{f}:{n}: {msg}")
@@ -252,6 +301,8 @@ class _Parser:
         return out
 
     def line(self, f: str, n: int, line: str) -> None:
+        if " NAME/" in line and _NAME_VREF.match(line):  # gitolite's name_vref sugar
+            line = line.replace(" NAME/", " VREF/NAME/")
         m = _RULE.match(line)
         if m is not None:
             self.rule(f, n, line, m)
@@ -291,13 +342,43 @@ class _Parser:
             if not is_repo_name(item):  # a pattern member, matched against repo names
                 _check_regex("^" + item + "$", f"bad group member pattern '{item}'")
         members = self.p.groups.setdefault(lhs, {})
+        origin = self.origin.setdefault(lhs, {})
         for item in self.expand(rhs):
             members.setdefault(item, None)
+            origin.setdefault(item, self.subconf)
             self.p.where.setdefault(item, (f, n))
+
+    def subconf_may_name(self, item: str) -> bool:
+        """gitolite's delegation rule: subconf S may name repo S, group @S, or what matches
+        (as ``^member$``) a member the main conf put in @S; the main conf names anything."""
+        sub = self.subconf
+        if sub == MASTER or item in (sub, "@" + sub):
+            return True
+        for member, where in sorted(self.origin.get("@" + sub, {}).items()):
+            if where != MASTER:
+                continue
+            if member == item:
+                return True
+            try:
+                if linear_re.compile("^" + member + "$").search(item):
+                    return True
+            except linear_re.RegexError:
+                continue
+        return False
 
     def repo_line(self, f: str, n: int, items: list[str]) -> None:
         self.repolist = []
-        for item in items:
+        queue = list(items)
+        while queue:
+            item = queue.pop(0)
+            if not self.subconf_may_name(item):
+                if item in self.p.groups:  # a group it may not name: try its members
+                    shown = item.replace(f"@{self.subconf}.", "@", 1)
+                    self.warn(f, n, f"expanding '{shown}'; this *may* slow down compilation")
+                    queue[:0] = sorted(self.p.groups[item])
+                else:
+                    self.ignored.setdefault(self.subconf, {})[item] = None
+                continue
             if item.endswith(".git"):
                 self.warn(f, n, f"explicit '.git' extension ignored for {item}")
                 item = item[:-4]
@@ -325,17 +406,12 @@ class _Parser:
         if "M" in perm and "M" not in self.seen_cdm:
             self.seen_cdm.add("M")
             cdm.append("MERGE_CHECK")
-        if _NAME_VREF.match(line) and " NAME/" in line:
-            raise _LineError("VREF rules (NAME/...) are not supported")
         raw_refs = (m.group(2) or "").split()
         users = []
         for u in m.group(3).split():
             users.append("@" + u if u == "CREATOR" or u in self.roles else u)
         refs = self.expand(raw_refs) or ["refs/.*"]
         refs = [r if r.startswith(("refs/", "VREF/")) else "refs/heads/" + r for r in refs]
-        for r in refs:
-            if r.startswith("VREF/"):
-                raise _LineError(f"VREF rules ('{r}') are not supported")
         for u in users:
             if not is_user_name(u):
                 raise _LineError(f"bad username '{u}'")
@@ -422,18 +498,19 @@ def parse_conf(
     roles: list[str] | None = None,
     config_keys: str | None = None,
     main: str = "gitolite.conf",
+    hostname: str | None = None,
 ) -> Parsed:
     """Parse ``conf_dir/main`` (and its includes); raise ConfError listing every error found."""
     parsed = Parsed()
     errors: list[tuple[str, int, str]] = []
-    reader = _Reader(conf_dir, parsed, errors)
+    reader = _Reader(conf_dir, parsed, errors, hostname)
     parser = _Parser(
         parsed,
         set(roles if roles is not None else ("READERS", "WRITERS")),
         config_key_patterns(config_keys, ("rc", 0)),
     )
     skipping = False
-    for f, n, line in reader.lines(main):
+    for f, n, line, sub in reader.lines(main):
         if skipping:
             if _SKIP_END.match(line):
                 skipping = False
@@ -441,12 +518,17 @@ def parse_conf(
         if _SKIP_BEGIN.match(line):
             skipping = True
             continue
+        parser.subconf = sub
         try:
             parser.line(f, n, line)
         except _LineError as e:
             errors.append((f, n, str(e)))
             if len(errors) >= _MAX_ERRORS:
                 break
+    for sub, names in sorted(parser.ignored.items()):
+        parsed.warnings.append(
+            f"subconf '{sub}' attempting to set access for {', '.join(sorted(names))}"
+        )
     if errors:
         raise ConfError(errors)
     return parsed

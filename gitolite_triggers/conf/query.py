@@ -19,6 +19,8 @@ from gitolite_triggers.rc import Rc
 
 __all__ = [
     "access",
+    "access_vrefs",
+    "vref_checker",
     "is_denied",
     "options_for",
     "option_raw",
@@ -45,6 +47,22 @@ def access(rc: Rc, repo: str, user: str, perm: str, ref: str) -> str:
     invalid user, repo or ref.
     """
     return _checker(rc).access(repo, user, perm, ref)
+
+
+def access_vrefs(rc: Rc, repo: str, user: str, perm: str, ref: str) -> tuple[str, list[str]]:
+    """``access`` plus the VREF refexes of the (repo, user) rules, from one snapshot.
+
+    The update hook's one call: when the list is empty (most repos) it never loads the
+    VREF machinery.
+    """
+    ch = _checker(rc)
+    result = ch.access(repo, user, perm, ref)
+    return result, ch.vrefs(repo, user)
+
+
+def vref_checker(rc: Rc) -> Checker:
+    """A Checker for a push's VREF checks: one snapshot, the rules collected once."""
+    return _checker(rc)
 
 
 def is_denied(result: str) -> bool:

@@ -199,12 +199,12 @@ def update(rc: Rc, argv: list[str]) -> int:
         msg = f"invalid ref name {ref!r} (refs must match gitolite's REF_OR_FILENAME_PATT)"
         raise Fatal(msg, log=(repo, user, msg))
     from gitolite_triggers.conf.errors import AccessError
-    from gitolite_triggers.conf.query import access, is_denied, options_for
+    from gitolite_triggers.conf.query import access_vrefs, is_denied, options_for
     from gitolite_triggers.runner import fire
 
     aa = perm_letter(ref, old, new, options_for(rc, repo))
     try:
-        result = access(rc, repo, user, aa, ref)
+        result, vrefs = access_vrefs(rc, repo, user, aa, ref)
     except AccessError as e:  # e.g. a stored refex RE2 refuses: deny, say why (no internals)
         raise Fatal(str(e), log=(repo, user, str(e))) from None
     for name, args in (
@@ -217,6 +217,10 @@ def update(rc: Rc, argv: list[str]) -> int:
     if is_denied(result):
         raise Fatal(result)
     _admin_content(rc, repo, user, ref, new)
+    if vrefs:  # only now is the VREF machinery loaded (vref/check.py)
+        from gitolite_triggers.vref.check import check_vrefs
+
+        check_vrefs(rc, repo, user, ref, old, new, aa, vrefs)
     glog.log(rc, "update", repo, user, aa, ref, old, new, result)
     return _fire_list(rc, "update", argv, repo, user)
 
@@ -288,7 +292,21 @@ def pre_receive(rc: Rc, argv: list[str]) -> int:
     if repo == ADMIN_REPO:
         for _old, new, ref in parse_updates(data):
             _admin_content(rc, repo, user, ref, new, hook="pre-receive")
-    return _fire_list(rc, "pre-receive", argv, repo, user, data)
+    status = _fire_list(rc, "pre-receive", argv, repo, user, data)
+    return status or _repo_specific(rc, "pre-receive", repo, user, argv, data)
+
+
+def _repo_specific(
+    rc: Rc, hook: str, repo: str | None, user: str | None, argv: list[str], data: bytes
+) -> int:
+    """The repo's ``option hook.<hook>`` programs (repohooks.py), after our own work."""
+    if not rc.local_code:  # most sites: the module is not even loaded
+        return 0
+    from gitolite_triggers import repohooks
+
+    if not repohooks.enabled(rc):
+        return 0
+    return repohooks.run(rc, hook, repo, user, argv, data)
 
 
 def parse_updates(data: bytes) -> list[RefUpdate]:
@@ -321,7 +339,9 @@ def post_receive(rc: Rc, argv: list[str]) -> int:
                 file=sys.stderr,
             )
             glog.log(rc, "warn", f"push record failed: {e}")
-    return _fire_list(rc, "post-receive", argv, repo, user, data)
+    status = _fire_list(rc, "post-receive", argv, repo, user, data)
+    _repo_specific(rc, "post-receive", repo, user, argv, data)
+    return status
 
 
 def post_update(rc: Rc, argv: list[str]) -> int:
@@ -337,6 +357,7 @@ def post_update(rc: Rc, argv: list[str]) -> int:
         except Fatal as e:  # reported here: the rc's post-update list runs all the same
             status = refuse(e)
     listed = _fire_list(rc, "post-update", argv, repo, user)
+    _repo_specific(rc, "post-update", repo, user, argv, b"")
     return status or listed
 
 

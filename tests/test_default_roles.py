@@ -1,0 +1,53 @@
+"""set-default-roles (t/perm-default-roles.t): a new wild repo's gl-perms from its options."""
+
+from __future__ import annotations
+
+from gitolite_triggers.postcompile.default_roles import perms_text
+from tests.support.server import Server
+from tests.test_vref_push import compile_conf
+
+CONF = """
+@g1 = u1
+repo foo/CREATOR/..*
+    C = @g1
+    RW+ = CREATOR
+    RW = WRITERS
+    R = READERS
+    option default.roles-2 = WRITERS u4
+    option default.roles-1 = READERS u3 CREATOR
+repo bar/CREATOR/..*
+    C = @g1
+    RW+ = CREATOR
+"""
+
+
+def _create(server: Server, repo: str, user: str) -> None:
+    p = server.cli(
+        "shell", user, extra_env={"SSH_ORIGINAL_COMMAND": f"git-receive-pack '{repo}'"}, input=""
+    )
+    assert (server.repo_base / f"{repo}.git").is_dir(), p.stderr
+
+
+def test_new_wild_repo_gets_default_roles(server: Server) -> None:
+    server.write_rc("POST_CREATE:\n  - set-default-roles\n", name="50-roles.yaml")
+    compile_conf(server, CONF)
+    assert server.cli("access", "-q", "foo/u1/r1", "u4", "W", "any").returncode == 1
+    _create(server, "foo/u1/r1", "u1")
+    perms = (server.repo_base / "foo/u1/r1.git/gl-perms").read_text()
+    assert perms == "READERS u3 u1\nWRITERS u4\n"
+    assert server.cli("access", "-q", "foo/u1/r1", "u4", "W", "any").returncode == 0
+    assert server.cli("access", "-q", "foo/u1/r1", "u3", "W", "any").returncode == 1
+    _create(server, "bar/u1/r1", "u1")  # no options: an empty gl-perms, as gitolite
+    assert (server.repo_base / "bar/u1/r1.git/gl-perms").read_text() == ""
+
+
+def test_perms_text_and_what_is_left_alone(server: Server) -> None:
+    assert (
+        perms_text({"default.roles-1": "READERS CREATOR @g", "x": "y"}, "al") == "READERS al @g\n"
+    )
+    assert perms_text({"default.roles": "CREATOR READERS"}, "al") == "CREATOR READERS\n"
+    from gitolite_triggers.postcompile.default_roles import main
+
+    assert main(["POST_CREATE", "plainrepo"]) == 0  # compile's POST_CREATE: no user
+    assert main(["POST_CREATE", "foo/u1/x", "u1", "perms"]) == 0  # a perms change
+    assert not (server.repo_base / "foo/u1/x.git").exists()
