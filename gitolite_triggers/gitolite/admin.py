@@ -44,7 +44,21 @@ def main(name: str, argv: list[str]) -> int:
         return compile_cmd.main(argv)
     if name == "trigger":
         return trigger(argv)
+    if name == "compile-template-data":
+        return compile_template_data(argv)
     return print_default_rc(argv)
+
+
+def compile_template_data(argv: list[str]) -> int:
+    """gitolite's ``compile-template-data``: rewrite the template repos' gl-perms and
+    gl-repo-groups from the conf (``compile`` does it too, at its end)."""
+    if argv:
+        raise Fatal("usage: gitolite compile-template-data")
+    from gitolite_triggers.conf.templates import compile_template_data as apply_templates
+    from gitolite_triggers.rc import load_rc
+
+    apply_templates(load_rc())
+    return 0
 
 
 def setup(argv: list[str]) -> int:

@@ -22,6 +22,7 @@ from gitolite_triggers.guard import guarded
 SUBCOMMANDS: dict[str, str] = {
     "setup": "gitolite_triggers.gitolite.admin",
     "compile": "gitolite_triggers.gitolite.admin",
+    "compile-template-data": "gitolite_triggers.gitolite.admin",
     "trigger": "gitolite_triggers.gitolite.admin",
     "print-default-rc": "gitolite_triggers.gitolite.admin",
     "query-rc": "gitolite_triggers.gitolite.query_rc",
@@ -42,6 +43,7 @@ Sub-commands of the account's own shell (run `gitolite <sub-command> -h` for det
 
     setup               set up or repair the account (-pk ADMIN.pub | -a ADMIN, -ho, -m MSG)
     compile             compile the rules (no POST_COMPILE)
+    compile-template-data   apply the conf's rule templates to the repos again
     trigger SECTION     fire a trigger section by hand
     query-rc            read the effective rc
     print-default-rc    print a commented starting rc
