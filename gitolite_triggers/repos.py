@@ -224,6 +224,11 @@ def init_bare(rc: Rc, repo: str, links: dict[str, str] | None = None) -> Path:
     return path
 
 
+def initialized_line(path: os.PathLike[str] | str) -> str:
+    """What ``git init --bare`` says, which gitolite shows whenever it creates a repo."""
+    return f"Initialized empty Git repository in {os.path.abspath(path)}/"
+
+
 def relink_all_hooks(rc: Rc) -> int:
     """Rewrite the central hook stubs and point every repo's hooks at them; return the count.
 
