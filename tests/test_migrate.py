@@ -54,11 +54,16 @@ def test_rc_import_maps_keys_and_names_what_it_cannot(server: Server) -> None:
     # daemon is not ENABLE'd: the shipped lists lose its program
     assert {"remove": "post-compile/update-git-daemon-access-list"} in frag["POST_COMPILE"]
     assert {"remove": "post-compile/update-git-daemon-access-list"} in frag["POST_CREATE"]
+    from gitolite_triggers.rc.validate import schema
+
+    if "COMMANDS" in schema()["properties"]:  # the enabled commands, and only those
+        assert main["COMMANDS"] == ["help", "info", "perms", "no-sucn-command"]
+    else:
+        assert "not carried over: ENABLE no-sucn-command: " in r.stderr
     for name in (
         "LOG_EXTRA",
         "CACHE",
         "ENABLE Mirroring",
-        "ENABLE no-sucn-command",
         "ACCESS_1: Some::perl_function",
         "INPUT: Alias::input",
         "PRE_GIT: no-such-program arg",

@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Callable
 
 from gitolite_triggers import paths
 from gitolite_triggers.errors import Fatal
@@ -144,6 +145,22 @@ def build_plan(backup: str | None) -> tuple[list[Step], list[str], list[str]]:
                         os.unlink(path)
 
     steps.append(Step(f"link our hooks in {len(repos)} repos, replacing gitolite's", hooks))
+    onpath = _gitolite_command_linker()
+    if onpath is not None:
+        link = os.path.join(home_dir, "bin", "gitolite")
+
+        def put_on_path() -> None:
+            if os.path.lexists(link):
+                kept = os.path.join(backup, "bin-gitolite")
+                if os.path.islink(link):
+                    os.symlink(os.readlink(link), kept)
+                else:
+                    shutil.copy2(link, kept)
+            onpath(home_dir, home.admin_base, True)
+
+        steps.append(
+            Step(f"make {link} our gitolite command (gitolite's is backed up)", put_on_path)
+        )
     carried = list(written.imported.carried) + [f"hooks: {n}" for n in common]
     carried += ["every repo, its gl-perms, gl-creator, description and refs (untouched)"]
     notes = [f"{n.name}: {n.meaning}" for n in written.imported.notes]
@@ -152,6 +169,19 @@ def build_plan(backup: str | None) -> tuple[list[Step], list[str], list[str]]:
         for h in site
     ]
     return steps, carried, notes
+
+
+def _gitolite_command_linker() -> Callable[[str, str, bool], object] | None:
+    """The ``gitolite`` command's ``link_gitolite_command`` when this version has that
+    command (docs/gitolite-cli.md); looked up by name so migrate works without it."""
+    import importlib
+
+    try:
+        module = importlib.import_module("gitolite_triggers.gitolite.onpath")
+    except ImportError:
+        return None
+    found = getattr(module, "link_gitolite_command", None)
+    return found if callable(found) else None
 
 
 def migrate(dry_run: bool, backup: str | None) -> int:
@@ -226,6 +256,15 @@ def rollback(backup: str) -> int:
                 os.symlink(row["target"], path)
             else:
                 shutil.copy2(os.path.join(backup, "repo-hooks", repo, name), path)
+    kept = os.path.join(backup, "bin-gitolite")
+    if os.path.lexists(kept):
+        link = os.path.join(home.home, "bin", "gitolite")
+        if os.path.lexists(link):
+            os.unlink(link)
+        if os.path.islink(kept):
+            os.symlink(os.readlink(kept), link)
+        else:
+            shutil.copy2(kept, link)
     keys = os.path.join(backup, "authorized_keys")
     if os.path.isfile(keys):
         shutil.copy2(keys, home.authorized_keys)

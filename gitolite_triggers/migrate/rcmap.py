@@ -8,8 +8,9 @@ What carries over:
   (UMASK becomes its octal text, ROLES a hash becomes a list of names);
 - the ENABLE'd features our shipped POST_COMPILE/POST_CREATE lists provide
   (ssh-authkeys, git-config, gitweb, daemon); one NOT enabled is removed from our lists;
-- ENABLE'd commands: help, info and perms are always on here; others go to COMMANDS when
-  our schema has that key;
+- ENABLE'd commands: into COMMANDS (all of them, and only them: a command not enabled
+  is refused, as in gitolite) when our schema has that key; without it, help, info and
+  perms are always on and the others are reported;
 - trigger-list entries naming a program we can resolve (LOCAL_CODE/triggers or a
   built-in of the same name), in the same list (ACCESS_1 and ACCESS_2 are our names too).
 
@@ -183,10 +184,10 @@ def map_rc(
             carried.append(f"ENABLE {name}")
         elif name in FEATURE_MEANINGS:
             notes.append(Note(f"ENABLE {name}", FEATURE_MEANINGS[name]))
-        elif name in ALWAYS_ON_COMMANDS:
-            carried.append(f"ENABLE {name}")
-        elif "COMMANDS" in schema_keys:
+        elif "COMMANDS" in schema_keys:  # the rc's COMMANDS gates every command, as ENABLE does
             commands.append(entry)
+            carried.append(f"ENABLE {name}")
+        elif name in ALWAYS_ON_COMMANDS:
             carried.append(f"ENABLE {name}")
         else:
             notes.append(
@@ -195,7 +196,7 @@ def map_rc(
                     f"the ssh command '{name}' is not available; users who run it are refused",
                 )
             )
-    if commands:
+    if commands or ("COMMANDS" in schema_keys and "ENABLE" in rc):
         given = settings.get("COMMANDS")
         merged = list(given) if isinstance(given, list) else []
         merged.extend(c.split()[0] for c in commands if c.split()[0] not in merged)
