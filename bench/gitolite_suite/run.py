@@ -71,6 +71,13 @@ def install_standins(src: Path, bindir: Path) -> None:
         env={"HOME": str(src), "PATH": "/usr/bin:/bin"},
     ).stdout
     (src / "src" / "default.rc").write_bytes(default_rc)
+    # t/ files that call gitolite's Perl access() in-process (templates.t) get ours
+    load = (
+        (HERE / "Load.pm")
+        .read_text()
+        .replace("@GITOLITE_TRIGGERS@", str(bindir / "gitolite-triggers"))
+    )
+    (src / "src" / "lib" / "Gitolite" / "Conf" / "Load.pm").write_text(load)
     for name in ("gitolite", "gitolite-shell"):
         target = src / "src" / name
         target.write_text(
