@@ -113,6 +113,21 @@ def gitolite():
     reimport()
     if sub == "setup":
         setup(rest)
+    if sub == "query-rc" and [a for a in rest if not a.startswith("-")] == ["GL_BINDIR"]:
+        # gitolite's GL_BINDIR is the folder of its `gitolite` program: this src/ (t/ reads
+        # t/keys through it)
+        sys.stdout.write(SRC + ("" if "-n" in rest else "\n"))
+        sys.exit(0)
+    if sub.startswith("../triggers/"):
+        # `gitolite ../triggers/post-compile/NAME` runs one of gitolite's trigger programs by
+        # hand; ours of the same name is a built-in script, run with the trigger's name
+        import subprocess
+
+        py = os.path.join(BINDIR, "python")  # type: ignore[name-defined]  # noqa: F821
+        code = "import gitolite_triggers.paths as p; print(p.BUILTIN_TRIGGERS)"
+        base = subprocess.run([py, "-c", code], capture_output=True, text=True).stdout.strip()
+        prog = os.path.join(base, sub[len("../triggers/") :])
+        os.execv(py, [py, prog, "POST_COMPILE", *rest])
     theirs = os.path.join(BINDIR, "gitolite")  # type: ignore[name-defined]  # noqa: F821
     if os.path.exists(theirs):
         os.execv(theirs, [theirs, *args])
