@@ -259,6 +259,22 @@ def test_migrate_a_gitolite3_home_gives_the_same_answers(tmp_path: Path, server:
                 penv,
             ).returncode
 
+        # ssh commands: perms -l (same text) and info's repo lines (its first line names
+        # the program and its version, so it differs by design)
+        for user in ("alice", "carol"):
+            r = _run(
+                [
+                    "env",
+                    f"G3T_USER={user}",
+                    "SSH_ORIGINAL_COMMAND=perms foo/alice/w1 -l",
+                    *shell,
+                    user,
+                ],
+                env,
+            )
+            out[f"perms REPO -l {user}"] = (r.returncode == 0, r.stdout)  # gitolite dies 25
+            r = _run(["env", f"G3T_USER={user}", "SSH_ORIGINAL_COMMAND=info", *shell, user], env)
+            out[f"info {user}"] = (r.returncode, [x for x in r.stdout.splitlines() if "\t" in x])
         out["push bob plain"] = push("bob", "plain", f"HEAD:refs/heads/{tag}")
         out["push bob plain rewind"] = push("bob", "plain", f"+HEAD~1:refs/heads/{tag}")
         out["push alice plain rewind"] = push("alice", "plain", f"+HEAD~1:refs/heads/{tag}")
@@ -277,6 +293,7 @@ def test_migrate_a_gitolite3_home_gives_the_same_answers(tmp_path: Path, server:
         [sys.executable, "-m", "gitolite_triggers", "access"],
         "ours",
     )
+    assert before["info alice"][1] and before["perms REPO -l alice"][1]  # the probes say something
     assert after == before
     assert {n: (w1 / n).read_bytes() for n in kept} == kept
     # LOCAL_CODE's common post-receive still runs (now from the rc's hooks list), and our
