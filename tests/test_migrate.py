@@ -285,7 +285,27 @@ def test_migrate_a_gitolite3_home_gives_the_same_answers(tmp_path: Path, server:
 
     before = probes(["/usr/share/gitolite3/gitolite-shell"], ["gitolite", "access"], "gl")
     assert before["push bob plain"] == 0 and before["push bob plain rewind"] != 0
-    r = _run([sys.executable, "-m", "gitolite_triggers", "migrate"], env)
+
+    def state() -> dict[str, str]:
+        """Every path under HOME: its link target or its content's hash."""
+        import hashlib
+
+        out = {}
+        for p in sorted(home.rglob("*")):
+            if p.is_symlink():
+                out[str(p)] = "-> " + os.readlink(p)
+            elif p.is_file():
+                out[str(p)] = hashlib.sha256(p.read_bytes()).hexdigest()
+            else:
+                out[str(p)] = "dir"
+        return out
+
+    seen = state()
+    dry = _run([sys.executable, "-m", "gitolite_triggers", "migrate", "--dry-run"], env, input="")
+    assert dry.returncode == 0 and "plan:" in dry.stdout, dry.stderr
+    assert "not carried over: LOG_EXTRA" in dry.stderr
+    assert state() == seen  # --dry-run changes nothing
+    r = _run([sys.executable, "-m", "gitolite_triggers", "migrate"], env, input="")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "not carried over: LOG_EXTRA" in r.stderr
     after = probes(
