@@ -47,6 +47,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "gitolite_triggers.buildkite.cli",
         "Buildkite delivery: status, deliver, retry, check",
     ),
+    "migrate": ("gitolite_triggers.commands.migrate_cmd", "take over a gitolite v3 home in place"),
     "demo": ("gitolite_triggers.demo", "run the sandboxed demo server"),
     "doctor": ("gitolite_triggers.commands.doctor_cmd", "check the server; --fix repairs"),
 }

@@ -49,6 +49,11 @@ def compile_rules(
         raise failed(f"compile failed: {e}") from None
     for w in report.warnings:
         print(f"WARNING: {w}", file=sys.stderr)
+    if report.created:  # git's own words, as gitolite passes them on (an admin push: remote:)
+        from gitolite_triggers.repos import initialized_line, repo_path
+
+        for name in report.created:
+            print(initialized_line(repo_path(rc, name)), file=sys.stderr)
     if on_compiled is not None:
         on_compiled(report)
     if not post_compile:

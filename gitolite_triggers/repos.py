@@ -254,6 +254,11 @@ def ensure_push_options(path: Path | str) -> None:
     )
 
 
+def initialized_line(path: os.PathLike[str] | str) -> str:
+    """What ``git init --bare`` says, which gitolite shows whenever it creates a repo."""
+    return f"Initialized empty Git repository in {os.path.abspath(path)}/"
+
+
 def relink_all_hooks(rc: Rc) -> int:
     """Rewrite the central hook stubs and point every repo's hooks at them; return the count.
 

@@ -114,6 +114,7 @@ def test_compile_error_type_and_warnings_on_stderr(server: Server) -> None:
         "WARNING: conf/gitolite.conf:1: explicit '.git' extension ignored for foo.git",
         "WARNING: conf/gitolite.conf:2: doesn't make sense to supply a ref ('refs/heads/master') for 'R' rule",
         "WARNING: conf/gitolite.conf:2: possible undeclared group '@ghost'",
+        f"Initialized empty Git repository in {server.repo_base}/foo.git/",  # git's, as gitolite
     ]
     assert server.cli("compile", "extra").returncode == 2
     assert issubclass(CompileError, Exception)

@@ -11,7 +11,9 @@ or ``@group`` is taken as gitolite takes it.
 ``--batch`` reads ``REPO USER [PERM [REF]]`` lines from stdin and writes, per line and in
 order, ``0`` or ``1`` (the single form's exit), a tab and the result; a malformed line
 gets ``2``, a tab and the error. Output is flushed per line, so a caller can use it as a
-co-process.
+co-process. Each line is answered as the single form answers with ``GL_USER`` set to the
+line's USER: for a repo that does not exist yet, that user is the would-be creator (what
+``CREATOR`` in a wild-repo rule stands for).
 """
 
 from __future__ import annotations
@@ -92,17 +94,27 @@ def main(argv: list[str]) -> int:
 
 
 def _batch(rc: Rc, make_checker: Callable[[Rc], Checker]) -> int:
+    import os
+
     out = sys.stdout
-    for line in sys.stdin:
-        words = line.split()
-        if not 2 <= len(words) <= 4:
-            out.write(f"2\texpected 'REPO USER PERM REF', got {len(words)} field(s)\n")
-        else:
-            try:
-                result = check_one(make_checker(rc), *words)
-            except (AccessError, StoreError) as e:
-                out.write(f"2\t{e}\n")
+    given = os.environ.get("GL_USER")
+    try:
+        for line in sys.stdin:
+            words = line.split()
+            if not 2 <= len(words) <= 4:
+                out.write(f"2\texpected 'REPO USER PERM REF', got {len(words)} field(s)\n")
             else:
-                out.write(f"{1 if 'DENIED' in result else 0}\t{result}\n")
-        out.flush()
+                os.environ["GL_USER"] = words[1]  # the would-be creator of a missing repo
+                try:
+                    result = check_one(make_checker(rc), *words)
+                except (AccessError, StoreError) as e:
+                    out.write(f"2\t{e}\n")
+                else:
+                    out.write(f"{1 if 'DENIED' in result else 0}\t{result}\n")
+            out.flush()
+    finally:
+        if given is None:
+            os.environ.pop("GL_USER", None)
+        else:
+            os.environ["GL_USER"] = given
     return 0

@@ -1,4 +1,8 @@
-"""``gitolite-triggers rc show [KEY]`` and ``rc check [FILE...]``.
+"""``gitolite-triggers rc show [KEY]``, ``rc check [FILE...]`` and ``rc import PERL_RC``.
+
+``import`` reads a gitolite v3 rc with perl and writes ours from it
+(``migrate/rcimport.py``); it prints what it carried over and, by name, what it could
+not, with what that means for the site. ``--dry-run`` prints the files instead.
 
 ``show`` prints the effective value of every key (or one), and for trigger lists which
 file and line each entry came from. ``check`` validates the rc and its fragments (or
@@ -106,6 +110,37 @@ def _unresolved(effective: dict[str, Any], kind: str) -> list[str]:
     return out
 
 
+def import_rc(perl_rc: str, overlays: list[str], dry_run: bool, quiet: bool) -> int:
+    """Import a Perl rc; exit 0 when our rc is valid afterwards (notes do not fail it)."""
+    from gitolite_triggers import paths
+    from gitolite_triggers.commands.setup_cmd import refresh_rc_d
+    from gitolite_triggers.migrate.rcimport import plan_import, write_import
+
+    written = plan_import(perl_rc, tuple(overlays))
+    if dry_run:
+        print(f"# would write {paths.rc_file()}:")
+        print(written.main_text, end="")
+        print(f"# would write {paths.rc_d_dir()}/60-imported.yaml:")
+        print(written.fragment_text, end="")
+    else:
+        done = refresh_rc_d(Path(paths.rc_d_dir()))
+        done.extend(write_import(written))
+        if not quiet:
+            for line in done:
+                print(line)
+    if not quiet:
+        for name in written.imported.carried:
+            print(f"carried over: {name}")
+    for note in written.imported.notes:
+        print(f"not carried over: {note.name}: {note.meaning}", file=sys.stderr)
+    if dry_run:
+        return 0
+    _, errors, _ = build(source_files())
+    for e in errors:
+        print(e, file=sys.stderr)
+    return 1 if errors else 0
+
+
 def main(argv: list[str]) -> int:
     import argparse
 
@@ -136,7 +171,28 @@ def main(argv: list[str]) -> int:
         metavar="FILE",
         help="check only these files (default: the main rc and every fragment, merged)",
     )
+    import_p = actions.add_parser(
+        "import",
+        help="write our rc from a gitolite v3 rc (Perl), evaluated by perl",
+        description="Evaluate PERL_RC with perl (a child process) and write ~/.gitolite.rc.yaml"
+        " and ~/.gitolite.rc.d/60-imported.yaml from its %%RC; report, by name, what cannot"
+        " be carried over. Run it again after editing PERL_RC.",
+    )
+    import_p.add_argument("perl_rc", metavar="PERL_RC", help="e.g. ~/.gitolite.rc")
+    import_p.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a Perl file evaluated after PERL_RC that sets $rc{KEY} (gitolite's G3T_RC)",
+    )
+    import_p.add_argument("--dry-run", action="store_true", help="print, write nothing")
+    import_p.add_argument(
+        "-q", "--quiet", action="store_true", help="print only what is not carried over"
+    )
     ns = parser.parse_args(argv)
+    if ns.action == "import":
+        return import_rc(ns.perl_rc, ns.also, ns.dry_run, ns.quiet)
     if ns.action == "check":
         return check(ns.files)
     return show(load_rc(), ns.key)

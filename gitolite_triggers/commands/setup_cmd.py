@@ -1,4 +1,7 @@
-"""``gitolite-triggers setup [--pubkey|-pk KEY.pub] [--hooks-only|-ho] [-m MSG]``.
+"""``gitolite-triggers setup [--pubkey|-pk KEY.pub | --admin|-a NAME] [--hooks-only|-ho] [-m MSG]``.
+
+``-a NAME`` names the admin without a key, as gitolite's ``setup -a`` does (the admin's
+key is added to keydir/ later, by hand or by a push).
 
 Prepares a server account in ``$HOME`` the way ``gitolite setup -pk`` does, and is
 the "repair everything" command when run again (bare ``setup``):
@@ -88,11 +91,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         prog="gitolite-triggers setup",
         description="prepare (with --pubkey) or repair (without) this server account",
     )
-    p.add_argument(
+    who = p.add_mutually_exclusive_group()
+    who.add_argument(
         "--pubkey",
         "-pk",
         metavar="KEY.pub",
         help="the admin's public key; the file name gives the admin's name",
+    )
+    who.add_argument(
+        "--admin",
+        "-a",
+        metavar="NAME",
+        help="the admin's name, without a key (as gitolite's setup -a)",
     )
     p.add_argument(
         "--hooks-only",
@@ -238,6 +248,16 @@ def check_pubkey(path: Path) -> tuple[str, str]:
     return admin, key.text
 
 
+def check_admin_name(name: str) -> str:
+    """``setup -a NAME``: the name must be a user name ssh-authkeys would accept."""
+    from gitolite_triggers.postcompile.ssh_authkeys import user_problem
+
+    why = user_problem(name)
+    if why:
+        raise SetupError(f"-a: {why}")
+    return name
+
+
 def prepare_admin_base(
     rc: Rc, admin: str | None, key_line: str | None
 ) -> tuple[list[str], list[str]]:
@@ -254,7 +274,7 @@ def prepare_admin_base(
     if not conf.exists():
         if admin is None:
             raise SetupError(
-                f"{conf} does not exist yet: the first setup needs the admin's key, `setup --pubkey NAME.pub`"
+                f"{conf} does not exist yet: the first setup needs the admin's key or name: `setup --pubkey NAME.pub` or `setup -a NAME`"
             )
         conf.write_text(DEFAULT_CONF.format(admin_repo=ADMIN_REPO, admin=admin))
         done.append(f"wrote {conf}")
@@ -400,6 +420,8 @@ def main(argv: list[str]) -> int:
         admin = key_line = None
         if ns.pubkey:
             admin, key_line = check_pubkey(Path(ns.pubkey))
+        elif ns.admin is not None:
+            admin = check_admin_name(ns.admin)
         if shutil.which("git") is None:
             raise SetupError("git is not on PATH")
         say.extend(ensure_rc())
@@ -412,7 +434,7 @@ def main(argv: list[str]) -> int:
         conf = Path(rc.admin_base) / "conf" / "gitolite.conf"
         if admin is None and not conf.exists():
             raise SetupError(
-                f"{conf} does not exist yet: the first setup needs the admin's key, `setup --pubkey NAME.pub`"
+                f"{conf} does not exist yet: the first setup needs the admin's key or name: `setup --pubkey NAME.pub` or `setup -a NAME`"
             )
         say.extend(ensure_admin_repo(rc))
         with admin_lock(repo_path(rc, ADMIN_REPO)):  # not while an admin push is applied

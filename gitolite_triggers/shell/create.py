@@ -84,4 +84,8 @@ def create_wild_repo(rc: Rc, repo: str, user: str, opts: Options) -> tuple[int, 
             raise
     finally:
         os.close(lock)
+    from gitolite_triggers.repos import initialized_line
+
+    # gitolite shows git's line, so a mistyped clone URL does not create a repo unnoticed
+    os.write(2, (initialized_line(target) + "\n").encode())
     return fire(rc, "POST_CREATE", repo, user, opts=opts), True

@@ -1,0 +1,1 @@
+"""Taking over a gitolite v3 install: its Perl rc (``perlrc``, ``rcmap``) and its home (``home``)."""
