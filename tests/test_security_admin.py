@@ -462,7 +462,7 @@ def test_post_update_refuses_a_symlink_that_got_in(
     )
     assert r.returncode == 1
     assert "FATAL: conf/leak.conf: a symlink" in r.stderr
-    assert "was updated but not applied" in r.stderr
+    assert "but its rules are NOT in force" in r.stderr  # and a drift record says so
     assert SECRET not in r.stdout + r.stderr and SECRET not in logs(server)
     assert not (server.admin_base / "conf" / "leak.conf").exists()
     state.assert_unchanged(head_too=False)
