@@ -246,6 +246,9 @@ def build_repo(rc: Rc, dest: str, links: dict[str, str] | None = None) -> None:
     try:
         shutil.copytree(_template(rc), tmp, symlinks=True, copy_function=shutil.copyfile)
         install_hooks(rc, tmp, links if links is not None else _hook_links(rc))
+        from gitolite_triggers import faults
+
+        faults.point("repo:built")
         os.rename(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

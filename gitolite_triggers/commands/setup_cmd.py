@@ -419,6 +419,9 @@ def main(argv: list[str]) -> int:
             done, written = prepare_admin_base(rc, admin, key_line)
             say.extend(done)
             say.extend(commit_admin_repo(rc, ns.message, written))
+            from gitolite_triggers import faults
+
+            faults.point("setup:committed")
             n = relink_all_hooks(rc)
             say.append(f"hooks checked in {n} repo{'s' if n != 1 else ''}")
             for line in say:

@@ -98,8 +98,10 @@ def write_store(path: str, header: dict[str, Any], entries: dict[str, Any]) -> i
         struct.pack(f"<{n + 1}Q", *offsets),
         *blobs,
     ]
+    from gitolite_triggers import faults
     from gitolite_triggers.atomicfile import write_atomic
 
+    faults.point("store:write")
     write_atomic(path, parts, 0o600)
     return pos
 

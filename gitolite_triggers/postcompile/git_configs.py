@@ -83,6 +83,9 @@ def update_repo(path: str, wanted: dict[str, str], plan: Plan | None = None) -> 
         os.unlink(tmp)
         return failed
     if plan is None:
+        from gitolite_triggers import faults
+
+        faults.point("configs:staged")
         os.replace(tmp, config)
     else:
         plan.put_temp(tmp, str(config), seen)

@@ -438,6 +438,9 @@ def run(
 
         staged.prune_keys(folder, sorted({token, token_in(existing) or token}))
     if plan is None:
+        from gitolite_triggers import faults
+
+        faults.point("authkeys:staged")
         staged.commit()
     return 0
 
