@@ -472,6 +472,7 @@ def apply_tip(rc: Rc, git_dir: Path, branch: str, user: str, by_hand: bool = Fal
             ),
             log=(ADMIN_REPO, user, f"admin push {tip[:12]} accepted, not applied: {why}"),
         ) from None
+    adminstage.sweep(rc, git_dir, max_age=adminstage.LOSER_AGE)  # stages of refused pushes
     glog.log(rc, "compile", ADMIN_REPO, user, tip, f"created={len(stage.created)}")
     created = stage.created
     if created:

@@ -131,9 +131,11 @@ def stages_root(rc: Rc) -> str:
     return os.path.join(rc.admin_base, STAGE_DIR)
 
 
-def sweep(rc: Rc, git_dir: Path, keep: str | None = None) -> None:
-    """Remove stages older than STALE_AFTER, and any stage whose manifest was never written
-    (a killed or failed build): their temp files and folders."""
+def sweep(rc: Rc, git_dir: Path, keep: str | None = None, max_age: float = STALE_AFTER) -> None:
+    """Remove stages older than ``max_age`` seconds, and any stage whose manifest was never
+    written (a killed or failed build): their temp files and folders. Under the admin lock,
+    so no build is half done; a complete stage removed too early only costs its push a
+    rebuild in post-update."""
     root = stages_root(rc)
     try:
         names = os.listdir(root)
@@ -149,7 +151,7 @@ def sweep(rc: Rc, git_dir: Path, keep: str | None = None) -> None:
             age = now - os.lstat(folder).st_mtime
         except OSError:
             continue
-        if stage is not None and age < STALE_AFTER:
+        if stage is not None and age < max_age:
             continue
         if stage is not None:
             discard(stage.ops)
@@ -408,6 +410,9 @@ def commit_stage(stage: Stage) -> None:
         faults.point(f"commit:op:{n}")
     shutil.rmtree(stage.folder, ignore_errors=True)
     faults.point("commit:done")
+
+
+LOSER_AGE = 5.0  # seconds: a stage of a push whose ref update failed (another push won)
 
 
 def drop(stage: Stage) -> None:

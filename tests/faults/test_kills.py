@@ -82,7 +82,13 @@ def test_kill_admin_push_at_each_step(world: World) -> None:
     print(f"admin push kills survived: {survived}/{len(PUSH_POINTS)}")
 
 
-@pytest.mark.parametrize("point", ["commit:op:1", "commit:op:3", "commit:done", "after:start"])
+COMPILE_POINTS = ["commit:op:3", "after:start"] + (["commit:op:1", "commit:done"] if LONG else [])
+SETUP_POINTS = ["setup:committed", "repo:built", "authkeys:staged"] + (
+    ["configs:staged"] if LONG else []
+)
+
+
+@pytest.mark.parametrize("point", COMPILE_POINTS)
 def test_kill_compile_while_it_converges(world: World, point: str) -> None:
     """A push killed after the ref moved, then ``compile`` killed too: the next one converges."""
     commit = world.new_commit("c")
