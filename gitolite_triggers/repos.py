@@ -89,8 +89,8 @@ def wanted_hooks(rc: Rc, admin: bool = False) -> list[str]:
 
     ``update`` (check 2) and ``post-receive`` (push records, hook lists) always;
     ``pre-receive`` and ``post-update`` only where there is work for them (the rc lists
-    programs for them; gitolite-admin's pre-receive refuses private keys and symlinks
-    while the push is still in quarantine, its post-update compiles the rules): each hook
+    programs for them; gitolite-admin's pre-receive checks and stages a push while it is
+    still in quarantine, its post-update makes it live): each hook
     is a process start on every push, and an idle one costs the pusher ~10-20 ms for nothing.
     """
     hooks = ["update", "post-receive"]
