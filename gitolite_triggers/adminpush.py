@@ -437,7 +437,9 @@ def apply_tip(rc: Rc, git_dir: Path, branch: str, user: str, by_hand: bool = Fal
     from gitolite_triggers.postcompile.plan import Stale
 
     env = _git_env(git_dir)
-    tip = _git(env, "rev-parse", "--verify", f"{branch}^{{commit}}")
+    tip = _git(env, "rev-parse", "-q", "--verify", f"{branch}^{{commit}}", check=False)
+    if not tip:
+        return 0  # the branch was deleted: nothing to apply, the rules in force stay
     good = last_good(git_dir)
     if tip == good and adminstage.read_drift(git_dir) is None:
         return 0

@@ -76,6 +76,7 @@ class Stage:
     created: list[str] = field(default_factory=list)
     later: list[dict[str, Any]] = field(default_factory=list)  # POST_COMPILE entries after commit
     warnings: list[str] = field(default_factory=list)
+    repo_stage: str = ""  # where new repos were built, if outside ``folder``
 
     def save(self) -> None:
         from gitolite_triggers.atomicfile import write_atomic
@@ -86,6 +87,7 @@ class Stage:
             "ops": self.ops,
             "created": self.created,
             "later": self.later,
+            "repo_stage": self.repo_stage,
         }
         write_atomic(os.path.join(self.folder, MANIFEST), json.dumps(doc).encode(), 0o600)
 
@@ -94,7 +96,9 @@ class Stage:
         try:
             with open(os.path.join(folder, MANIFEST), "rb") as f:
                 doc = json.load(f)
-            return cls(doc["commit"], folder, doc["ops"], doc["created"], doc["later"])
+            stage = cls(doc["commit"], folder, doc["ops"], doc["created"], doc["later"])
+            stage.repo_stage = str(doc.get("repo_stage", ""))
+            return stage
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -157,6 +161,7 @@ def sweep(rc: Rc, git_dir: Path, keep: str | None = None, max_age: float = STALE
             discard(stage.ops)
         _remove_temps(rc, git_dir, name.rpartition(".")[2])
         shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(os.path.join(rc.repo_base, f".gl-stage-{name}"), ignore_errors=True)
 
 
 def _remove_temps(rc: Rc, git_dir: Path, stage_id: str) -> None:
@@ -262,6 +267,8 @@ def build(rc: Rc, git_dir: Path, qenv: dict[str, str], commit_id: str, ref: str)
         faults.point("stage:checkout")
         # 2. compile, new repos built whole in the stage
         repo_stage = _staged_repo_base(rc, folder)
+        if not repo_stage.startswith(folder + os.sep):
+            stage.repo_stage = repo_stage
         links = _hook_links(rc)
         repo_ops: list[dict[str, Any]] = []
 
@@ -312,8 +319,7 @@ def build(rc: Rc, git_dir: Path, qenv: dict[str, str], commit_id: str, ref: str)
         discard(stage.ops)
         _remove_temps(rc, git_dir, stage_id)
         shutil.rmtree(folder, ignore_errors=True)
-        if os.path.isdir(os.path.join(rc.repo_base, f".gl-stage-{os.path.basename(folder)}")):
-            shutil.rmtree(os.path.join(rc.repo_base, f".gl-stage-{os.path.basename(folder)}"), True)
+        shutil.rmtree(os.path.join(rc.repo_base, f".gl-stage-{os.path.basename(folder)}"), True)
         if full:
             raise OSError(errno.ENOSPC, "No space left on device") from e
         raise
@@ -409,6 +415,8 @@ def commit_stage(stage: Stage) -> None:
         commit([op], checked=True)
         faults.point(f"commit:op:{n}")
     shutil.rmtree(stage.folder, ignore_errors=True)
+    if stage.repo_stage:
+        shutil.rmtree(stage.repo_stage, ignore_errors=True)
     faults.point("commit:done")
 
 

@@ -15,6 +15,7 @@ from tests.faults.conftest import LONG, World, assert_in_force, drift, log_lines
 from tests.support.adminrepo import clone_admin, commit_all, git
 
 ROUNDS = 12 if LONG else 3
+pytestmark = pytest.mark.usefixtures("fault_flag")  # GL_FAULT_LOCK_WAIT below
 TRAFFIC = 50
 
 
@@ -134,3 +135,21 @@ def test_setup_during_traffic(world: World, tmp_path: Path) -> None:
             assert f.result().returncode == 0, f.result().stdout + f.result().stderr
     assert drift(world.server) is None
     log_lines_whole(world.server)
+
+
+def test_admin_push_while_another_holds_the_lock(world: World) -> None:
+    """A push that cannot get the admin lock in time is refused, says why, changes nothing."""
+    import fcntl
+
+    from tests.faults.conftest import live_state
+
+    commit = world.new_commit("l")
+    before = live_state(world.server)
+    lock = world.server.repo_base / "gitolite-admin.git" / "gl-admin-push.lock"
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        r = world.push({"GL_FAULT_LOCK_WAIT": "0.5"})
+    assert r.returncode != 0 and "another admin push is being applied" in r.stderr, r.stderr
+    assert world.tip() != commit and live_state(world.server) == before
+    assert world.push().returncode == 0
+    assert_in_force(world, "l", commit)
