@@ -290,7 +290,7 @@ def prepare(rc: Rc, ref: str, new: str) -> None:
     try:
         with admin_lock(git_dir, wait=True), _outside_receive_pack():
             check_tree(qenv, _git_env(git_dir, str(base)), base, new)
-            stage = adminstage.build(rc, git_dir, qenv, new, ref)
+            stage = adminstage.build(rc, git_dir, qenv, new, ref, owner=os.getppid())
     except Busy:
         why = "another admin push is being applied"
         msg = f"{why}; push of {new[:12]} to {ADMIN_REPO} refused, nothing changed{still}; push again in a moment"
@@ -474,7 +474,7 @@ def apply_tip(rc: Rc, git_dir: Path, branch: str, user: str, by_hand: bool = Fal
             ),
             log=(ADMIN_REPO, user, f"admin push {tip[:12]} accepted, not applied: {why}"),
         ) from None
-    adminstage.sweep(rc, git_dir, max_age=adminstage.LOSER_AGE)  # stages of refused pushes
+    adminstage.sweep(rc, git_dir)  # stages of pushes that were refused after their stage
     glog.log(rc, "compile", ADMIN_REPO, user, tip, f"created={len(stage.created)}")
     created = stage.created
     if created:

@@ -77,6 +77,7 @@ class Stage:
     later: list[dict[str, Any]] = field(default_factory=list)  # POST_COMPILE entries after commit
     warnings: list[str] = field(default_factory=list)
     repo_stage: str = ""  # where new repos were built, if outside ``folder``
+    owner: int = 0  # the receive-pack whose post-update will commit it (0: committed at once)
 
     def save(self) -> None:
         from gitolite_triggers.atomicfile import write_atomic
@@ -88,6 +89,7 @@ class Stage:
             "created": self.created,
             "later": self.later,
             "repo_stage": self.repo_stage,
+            "owner": self.owner,
         }
         write_atomic(os.path.join(self.folder, MANIFEST), json.dumps(doc).encode(), 0o600)
 
@@ -98,6 +100,7 @@ class Stage:
                 doc = json.load(f)
             stage = cls(doc["commit"], folder, doc["ops"], doc["created"], doc["later"])
             stage.repo_stage = str(doc.get("repo_stage", ""))
+            stage.owner = int(doc.get("owner", 0))
             return stage
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -155,13 +158,27 @@ def sweep(rc: Rc, git_dir: Path, keep: str | None = None, max_age: float = STALE
             age = now - os.lstat(folder).st_mtime
         except OSError:
             continue
-        if stage is not None and age < max_age:
-            continue
+        if stage is not None and age < max_age and _alive(stage.owner):
+            continue  # its push is still going: its post-update will commit it
         if stage is not None:
             discard(stage.ops)
         _remove_temps(rc, git_dir, name.rpartition(".")[2])
         shutil.rmtree(folder, ignore_errors=True)
         shutil.rmtree(os.path.join(rc.repo_base, f".gl-stage-{name}"), ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Is the receive-pack that will commit a stage still running? Once it has ended, its
+    post-update either committed the stage or never will (its ref update failed)."""
+    if pid <= 1:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _remove_temps(rc: Rc, git_dir: Path, stage_id: str) -> None:
@@ -170,7 +187,8 @@ def _remove_temps(rc: Rc, git_dir: Path, stage_id: str) -> None:
     from gitolite_triggers.postcompile.plan import STAGE_MARK
 
     suffix = STAGE_MARK + stage_id
-    folders = [str(git_dir), os.path.join(paths.home_dir(), ".ssh")]
+    ssh = os.path.join(paths.home_dir(), ".ssh")
+    folders = [str(git_dir), ssh, os.path.join(ssh, "gitolite-triggers-keys")]
     target = rc.get("GITWEB_PROJECTS_LIST")
     if target:
         folders.append(os.path.dirname(str(target)))
@@ -243,7 +261,9 @@ def _staged_repo_base(rc: Rc, folder: str) -> str:
     return os.path.join(rc.repo_base, f".gl-stage-{os.path.basename(folder)}")
 
 
-def build(rc: Rc, git_dir: Path, qenv: dict[str, str], commit_id: str, ref: str) -> Stage:
+def build(
+    rc: Rc, git_dir: Path, qenv: dict[str, str], commit_id: str, ref: str, owner: int = 0
+) -> Stage:
     """Stage everything ``commit_id`` implies; raise StageFailed/ConfError/OSError (nothing live
     changed). ``qenv``: git's environment that sees the pushed objects (quarantine)."""
     from gitolite_triggers.conf.compile import Staged, compile_conf
@@ -257,6 +277,7 @@ def build(rc: Rc, git_dir: Path, qenv: dict[str, str], commit_id: str, ref: str)
     folder = os.path.join(stages_root(rc), f"{commit_id}.{stage_id}")
     os.makedirs(folder, mode=0o700)
     stage = Stage(commit_id, folder)
+    stage.owner = owner
     try:
         # 1. the pushed tree
         tree = os.path.join(folder, "tree")
@@ -418,9 +439,6 @@ def commit_stage(stage: Stage) -> None:
     if stage.repo_stage:
         shutil.rmtree(stage.repo_stage, ignore_errors=True)
     faults.point("commit:done")
-
-
-LOSER_AGE = 5.0  # seconds: a stage of a push whose ref update failed (another push won)
 
 
 def drop(stage: Stage) -> None:

@@ -415,7 +415,10 @@ def run(
     if folder and token:
         # The index first, then authorized_keys naming it (the commit point): a crash in
         # between leaves the old pair in force (keyindex.py).
-        _write_index(folder, token, index)
+        if plan is None:
+            _write_index(folder, token, index)
+        else:  # staged too, renamed in before authorized_keys names it
+            _stage_index(plan, folder, token, index)
     if new == existing and ak.exists() and (ak.stat().st_mode & 0o777) == 0o600:
         if folder and token:
             if plan is not None:
@@ -478,6 +481,18 @@ def _write_index(folder: str, token: str, index: bytes) -> None:
         raise AuthkeysError(
             f"cannot write the key index in {folder} ({e.strerror or e}); authorized_keys NOT changed"
         ) from None
+
+
+def _stage_index(plan: Plan, folder: str, token: str, index: bytes) -> None:
+    path = os.path.join(folder, f"{token}.idx")
+    try:
+        with open(path, "rb") as f:
+            if f.read() == index and (os.fstat(f.fileno()).st_mode & 0o777) == 0o600:
+                return  # the same keys: the same token, already there
+    except OSError:
+        pass
+    plan.put(path, index, 0o600)
+    plan.ops[-1]["force"] = True  # content-addressed: whoever wrote it, it is this content
 
 
 def _prune(folder: str, keep: set[str]) -> None:

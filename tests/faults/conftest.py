@@ -135,6 +135,11 @@ def live_state(server: Server) -> dict[str, object]:
         ),
         "last_good": _digest(server.repo_base / "gitolite-admin.git" / "gl-last-good"),
         "checkout": conf_files,
+        "key_index": sorted(
+            p.name
+            for p in (home / ".ssh" / "gitolite-triggers-keys").glob("*")
+            if not p.name.startswith(".")
+        ),
     }
 
 
@@ -176,3 +181,13 @@ def log_lines_whole(server: Server) -> int:
             assert len(fields) >= 3 and len(fields[0]) == 19 and fields[0][4:5] == b"-", line[:200]
             n += 1
     return n
+
+
+def leftovers(server: Server) -> list[str]:
+    """Temp files and stages of admin pushes left anywhere under HOME."""
+    found = [str(p) for p in server.home.rglob("*.gl-stage.*")]
+    found += [str(p) for p in server.home.rglob(".gl-stage-*")]
+    stages = server.admin_base / ".gl-stage"
+    if stages.is_dir():
+        found += [str(p) for p in stages.iterdir()]
+    return found

@@ -12,6 +12,7 @@ from tests.faults.conftest import (
     World,
     assert_in_force,
     drift,
+    leftovers,
     live_state,
     log_lines_whole,
     make_world,
@@ -70,6 +71,7 @@ def test_disk_full_ladder(tmpfs: Path, tmp_path: Path) -> None:
         r = world.push()
         assert r.returncode == 0, f"level {level}: {r.stderr}"
         assert_in_force(world, tag, commit)
+        assert leftovers(world.server) == [], level  # no temp file or stage outlives a push
     assert held["refused"] >= 2, held  # the ladder reached the admin push's own writes
     log_lines_whole(world.server)
     print(f"disk-full ladder: {len(LADDER)} levels, {held}")

@@ -17,6 +17,7 @@ from tests.faults.conftest import (
     World,
     assert_in_force,
     drift,
+    leftovers,
     live_state,
     log_lines_whole,
     make_world,
@@ -77,6 +78,7 @@ def test_kill_admin_push_at_each_step(world: World) -> None:
             r = world.server.cli("compile")  # the repair doctor names
             assert r.returncode == 0, f"{point}: {r.stdout}{r.stderr}"
         assert_in_force(world, tag, commit)
+        assert leftovers(world.server) == [], point  # the converging run swept them
         survived += 1
     log_lines_whole(world.server)
     print(f"admin push kills survived: {survived}/{len(PUSH_POINTS)}")
