@@ -242,6 +242,19 @@ def test_post_compile_failure_is_reported(server: Server, admin: Path, tmp_path:
     assert "remote: cannot reach the mirror" in r.stderr
     assert "the new rules are in force, but POST_COMPILE stopped with status 3" in r.stderr
     assert can(server, "foo", "alice", "W")  # the rules did change
+    # ... and the drift is recorded (docs/reliability.md) until `compile` runs it again
+    git_dir = server.repo_base / "gitolite-admin.git"
+    record = json.loads((git_dir / "gl-drift.json").read_text())
+    tip = bare_git(server, "gitolite-admin", "rev-parse", "HEAD").stdout.strip()
+    assert (record["commit"], record["step"]) == (tip, "post-compile")
+    assert record["problem"] == "POST_COMPILE stopped with status 3"
+    assert (git_dir / "gl-last-good").read_text().strip() == tip  # the rules are the tip's
+    assert server.cli("compile").returncode == 3  # still failing (its status): still drift
+    assert (git_dir / "gl-drift.json").exists()
+    fail.write_text("#!/bin/sh\nexit 0\n")
+    r = server.cli("compile")
+    assert r.returncode == 0, r.stderr
+    assert not (git_dir / "gl-drift.json").exists()
 
 
 def test_setup_after_a_bad_push_does_not_revert_it(
