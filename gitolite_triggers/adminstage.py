@@ -110,7 +110,7 @@ def no_space(e: BaseException | None, where: str | None = None) -> bool:
     """True if ``e`` (or what caused it) is a full disk or quota; with ``where``, also any
     write failure while that filesystem has (almost) no space left (git's messages often
     omit the errno)."""
-    if where is not None and e is not None and not _is_conf_error(e):
+    if where is not None and e is not None and _may_be_space(e):
         try:
             st = os.statvfs(where)
             if st.f_bavail * st.f_frsize < LOW_SPACE:
@@ -126,12 +126,12 @@ def no_space(e: BaseException | None, where: str | None = None) -> bool:
     return False
 
 
-def _is_conf_error(e: BaseException) -> bool:
-    """A conf text error (not one raised while creating a repo): never blamed on space."""
+def _may_be_space(e: BaseException) -> bool:
+    """A failure to write (an OS error, git or a repo creation failing), as opposed to a
+    refusal with its own reason (a conf error, a refused tree, a program's Fatal)."""
     from gitolite_triggers.conf.compile import CompileError
-    from gitolite_triggers.conf.errors import ConfError
 
-    return isinstance(e, ConfError) and not isinstance(e, CompileError)
+    return isinstance(e, (OSError, StageFailed, subprocess.CalledProcessError, CompileError))
 
 
 def stages_root(rc: Rc) -> str:
