@@ -1,30 +1,25 @@
-"""What a push to ``gitolite-admin`` does: check it out into $GL_ADMIN_BASE, compile, POST_COMPILE.
+"""What a push to ``gitolite-admin`` does: refuse it whole, or put all of it in force.
 
-Called from the repo hooks' post-update (``gitolite_triggers.hooks.entry``, SHELL's)
-as ``post_update(rc, refs)`` with git's post-update arguments (the updated refnames),
-and only for the gitolite-admin repo. Everything printed goes to stderr, which git
-relays to the pusher as ``remote:`` lines.
+The promise (docs/reliability.md): after any push to gitolite-admin exactly one holds:
+the push is refused (the ref does not move) and nothing changed, the pusher told the real
+cause; or it is accepted and everything it implies is in force. So:
 
-Steps (gitolite's PostUpdate.pm, made careful):
+- pre-receive (``prepare``), the pushed objects still in quarantine: nothing happens
+  unless the push updates the admin repo's HEAD branch. The tree is checked (a top-level
+  ``hooks``, ``logs`` or ``bin``, the server's own names, symlinks and private keys are
+  refused), then adminstage.build stages everything the commit implies (checkout, compiled
+  rules, new repos, authorized_keys, git configs, gitweb/daemon lists, gl-last-good). A conf
+  error (file:line), a full disk ("no space left on the server"), a PRE_CREATE refusal or a
+  busy lock ("another admin push is being applied") refuses the push: nothing live changed.
+- post-update (``post_update``), the ref has moved: adminstage.commit_stage makes the
+  stage live with renames, then POST_CREATE/POST_COMPILE's other programs run. What can
+  only fail now (a site's own POST_COMPILE program, a kill) is left in the drift record
+  (``gl-drift.json``, docs/reliability.md), told to the pusher, and cleared by
+  ``gitolite-triggers compile`` or the next admin push (``apply_tip``).
 
-1. Nothing happens unless the pushed refs include the admin repo's HEAD branch.
-2. A tree with a top-level ``hooks``, ``logs`` or ``bin`` entry is refused: those names in
-   $GL_ADMIN_BASE are the server's own (hook stubs, logs, the ssh launcher), not the admin repo's.
-3. The branch's tree replaces conf/, keydir/, local/ in $GL_ADMIN_BASE
-   (``git read-tree -u --reset``: files deleted in the push disappear, the bare
-   repo's HEAD is never touched).
-4. Compile. On success: remember the commit as the last good one (``gl-last-good``
-   in the admin repo's directory, where no push can write), re-link every repo's
-   hooks if the push touched ``*/hooks/common/``, and fire POST_COMPILE.
-5. On a conf error the pusher sees the error with file and line, and that the rules
-   in force are unchanged. This is post-update, so the bad commit IS in the repo
-   already (git accepted it before we run); what we can keep is the server's
-   state: the compiled rules are the last good ones (compile never replaces them
-   on error) and $GL_ADMIN_BASE is put back to the last good commit's files, so
-   keydir/, conf/ and local/ on the server always match the rules in force.
-
-Two admin pushes at once are serialised with a lock, and each compiles the branch's
-tip as it is when it gets the lock, so the last push wins.
+``gl-last-good`` (the admin repo's folder, where no push can write) is always the commit
+whose rules are in force. Admin pushes are serialised with a lock; post-update applies the
+branch's tip as it is when it gets the lock, so the last push wins.
 """
 
 from __future__ import annotations
@@ -37,18 +32,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from gitolite_triggers import glog
+from gitolite_triggers import adminstage, glog
 from gitolite_triggers.errors import Fatal, fatal_lines
 from gitolite_triggers.rc import Rc
 from gitolite_triggers.repos import ADMIN_REPO, relink_all_hooks, repo_path
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from gitolite_triggers.conf.compile import CompileReport
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from gitolite_triggers.conf.compile import CompileReport
 
 LAST_GOOD = "gl-last-good"
 LOCK = "gl-admin-push.lock"
@@ -263,11 +250,6 @@ def _blobs_only(env: dict[str, str], objs: list[tuple[str, str]]) -> list[tuple[
     return [item for item, kind in zip(objs, kinds, strict=False) if kind == "blob"]
 
 
-def checkout(env: dict[str, str], commit: str) -> None:
-    """Make $GL_ADMIN_BASE's tracked files exactly ``commit``'s (HEAD untouched)."""
-    _git(env, "read-tree", "-u", "--reset", commit)
-
-
 def hooks_changed(env: dict[str, str], old: str | None, new: str) -> bool:
     if old is None:
         return True
@@ -276,22 +258,111 @@ def hooks_changed(env: dict[str, str], old: str | None, new: str) -> bool:
 
 
 def post_update(rc: Rc, refs: list[str]) -> int:
-    """Apply a push to gitolite-admin; return 0 when the new rules are in force.
+    """Make a push to gitolite-admin live; return 0 when everything it implies is in force.
 
-    ``refs`` are git's post-update arguments (the refnames the push updated). The
-    return value is only logged by git (post-update cannot undo a push). A push that is
-    not applied (a refused tree, a conf error) raises ``Fatal`` with the pusher's message
-    and the ``die`` log line; the post-update hook reports it and goes on.
+    ``refs`` are git's post-update arguments (the refnames the push updated). Nothing to
+    do unless they include the HEAD branch. A push whose state could not be put in force
+    raises ``Fatal`` with the pusher's message (the drift record holds it too).
     """
     git_dir = repo_path(rc, ADMIN_REPO)
     env = _git_env(git_dir)
     branch = head_branch(env)
     if branch not in refs:
         return 0
+    Path(rc.admin_base).mkdir(parents=True, exist_ok=True)
+    with admin_lock(git_dir), _outside_receive_pack():
+        return apply_tip(rc, git_dir, branch, os.environ.get("GL_USER", ""))
+
+
+def prepare(rc: Rc, ref: str, new: str) -> None:
+    """pre-receive of gitolite-admin: stage the HEAD branch's new commit, or refuse the push."""
+    if set(new) == {"0"}:
+        return
+    git_dir = repo_path(rc, ADMIN_REPO)
+    if ref != head_branch(_git_env(git_dir)):
+        return
+    user = os.environ.get("GL_USER", "")
+    qenv = {**os.environ, "GIT_DIR": str(git_dir)}  # sees the quarantined objects
     base = Path(rc.admin_base)
     base.mkdir(parents=True, exist_ok=True)
+    good = last_good(git_dir)
+    still = f" (the rules in force are still those of {good[:12]})" if good else ""
+    try:
+        with admin_lock(git_dir, wait=True), _outside_receive_pack():
+            check_tree(qenv, _git_env(git_dir, str(base)), base, new)
+            stage = adminstage.build(rc, git_dir, qenv, new, ref, owner=os.getppid())
+    except Busy:
+        why = "another admin push is being applied"
+        msg = f"{why}; push of {new[:12]} to {ADMIN_REPO} refused, nothing changed{still}; push again in a moment"
+        raise Fatal(msg, log=(ADMIN_REPO, user, f"admin push refused: {why}")) from None
+    except Exception as e:
+        lines, why = _cause(e, rc.admin_base)
+        raise Fatal(
+            fatal_lines(
+                *lines,
+                f"push of {new[:12]} to {ADMIN_REPO} refused: nothing changed{still}; "
+                + (
+                    "push again once space is freed" if why == NO_SPACE else "fix it and push again"
+                ),
+            ),
+            log=(ADMIN_REPO, user, f"admin push {new[:12]} refused: {why}"),
+        ) from None
+    for w in stage.warnings:
+        print(f"WARNING: {w}", file=sys.stderr)
+
+
+NO_SPACE = "no space left on the server"
+
+
+def _cause(e: BaseException, where: str | None = None) -> tuple[list[str], str]:
+    """(the pusher's lines, the log's one-line reason) for a failed stage or commit."""
+    from gitolite_triggers.conf.errors import ConfError
+
+    if adminstage.no_space(e, where):
+        return [NO_SPACE], NO_SPACE
+    if isinstance(e, (ConfError, AdminPushError, adminstage.StageFailed, Fatal)):
+        text = e.message if isinstance(e, Fatal) else str(e)
+        lines = text.splitlines() or [""]
+        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+        return lines, lines[0] + more
+    if isinstance(e, OSError):
+        what = f"{e.strerror or e}"
+        return [f"the server could not write its new state: {what}"], what
+    from gitolite_triggers.errors import session_ref
+
+    glog.log(None, "warn", f"admin push: unexpected {type(e).__name__}: {e}")
+    return [f"the server could not apply it (ref {session_ref()})"], f"{type(e).__name__}: {e}"
+
+
+def needs_converge(rc: Rc) -> bool:
+    """True when the rules in force may not be the admin repo's HEAD branch's: a drift
+    record, or gl-last-good differing from the branch's tip."""
+    git_dir = repo_path(rc, ADMIN_REPO)
+    if adminstage.read_drift(git_dir) is not None:
+        return True
+    good = last_good(git_dir)
+    if good is None:
+        return False
+    env = _git_env(git_dir)
+    tip = _git(env, "rev-parse", "-q", "--verify", f"{head_branch(env)}^{{commit}}", check=False)
+    return bool(tip) and tip != good
+
+
+def converge(rc: Rc) -> int:
+    """``compile``'s repair: apply the HEAD branch's tip as an admin push would."""
+    git_dir = repo_path(rc, ADMIN_REPO)
+    env = _git_env(git_dir)
     with admin_lock(git_dir), _outside_receive_pack():
-        return _apply(rc, git_dir, env, branch, base)
+        return apply_tip(rc, git_dir, head_branch(env), "", by_hand=True)
+
+
+def settle(rc: Rc) -> None:
+    """After ``setup`` put the HEAD branch in force: no drift is left."""
+    git_dir = repo_path(rc, ADMIN_REPO)
+    env = _git_env(git_dir)
+    tip = _git(env, "rev-parse", "-q", "--verify", f"{head_branch(env)}^{{commit}}", check=False)
+    if tip and tip == last_good(git_dir):
+        adminstage.clear_drift(git_dir)
 
 
 # receive-pack's view of the admin repo, which compile, repo creation and the
@@ -324,82 +395,103 @@ def _outside_receive_pack() -> Iterator[None]:
         os.environ.update(saved)
 
 
+class Busy(Exception):
+    """Another admin push held the lock for longer than an admin push waits."""
+
+
+LOCK_WAIT = 60.0  # seconds a pre-receive waits for another admin push's stage or commit
+
+
 @contextlib.contextmanager
-def admin_lock(git_dir: Path) -> Iterator[None]:
-    """Serialise admin pushes and setup runs: checkout, compile and POST_COMPILE as one step."""
+def admin_lock(git_dir: Path, wait: bool = False) -> Iterator[None]:
+    """Serialise admin pushes, ``compile`` and ``setup``: stage, commit and POST_COMPILE.
+
+    ``wait`` (pre-receive): give up with Busy after LOCK_WAIT seconds, so a pusher is told
+    rather than left hanging; the others wait for as long as it takes.
+    """
     with open(git_dir / LOCK, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not wait:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        else:
+            import time
+
+            from gitolite_triggers import faults
+
+            end = time.monotonic() + faults.setting("LOCK_WAIT", LOCK_WAIT)
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= end:
+                        raise Busy from None
+                    time.sleep(0.05)
         yield
 
 
-def _apply(rc: Rc, git_dir: Path, env: dict[str, str], branch: str, base: Path) -> int:
-    from gitolite_triggers.recompile import compile_rules
+def apply_tip(rc: Rc, git_dir: Path, branch: str, user: str, by_hand: bool = False) -> int:
+    """Put the branch's tip in force (its stage, or one built now); POST_COMPILE's others.
 
-    wt_env = _git_env(git_dir, str(base))
-    user = os.environ.get("GL_USER", "")
+    Under the admin lock. Returns POST_COMPILE's status (0: everything in force, no drift).
+    """
+    from gitolite_triggers.postcompile.plan import Stale
+
+    env = _git_env(git_dir)
+    tip = _git(env, "rev-parse", "-q", "--verify", f"{branch}^{{commit}}", check=False)
+    if not tip:
+        return 0  # the branch was deleted: nothing to apply, the rules in force stay
     good = last_good(git_dir)
-    unchanged = (
-        f"the rules in force are unchanged (still those of commit {good[:12]}); fix the conf and push again"
-        if good
-        else "the rules in force are unchanged; fix the conf and push again"
-    )
-    try:
-        new = _git(env, "rev-parse", "--verify", f"{branch}^{{commit}}")
-        if new == good:
-            return 0
-        check_tree(env, wt_env, base, new)
-        checkout(wt_env, new)
-    except AdminPushError as e:
-        lines = str(e).splitlines() or [""]
-        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
-        raise Fatal(
-            fatal_lines(*lines, f"{ADMIN_REPO} was updated but not applied: {unchanged}"),
-            log=(ADMIN_REPO, user, f"admin push not applied: {lines[0]}{more}"),
-        ) from None
-
-    def not_compiled(problem: str) -> Fatal:
-        """Put $GL_ADMIN_BASE back at the last good commit; the pusher's message."""
-        restored = ""
-        if good:
-            try:
-                checkout(wt_env, good)
-                restored = f" $GL_ADMIN_BASE (conf/, keydir/, local/) is back at {good[:12]}."
-            except AdminPushError as e:
-                restored = f" Could not put $GL_ADMIN_BASE back at {good[:12]}: {e}"
-        return Fatal(
-            fatal_lines(
-                *problem.splitlines(),
-                f"your push of {new[:12]} to {ADMIN_REPO} is in the repo, but its rules were NOT compiled:",
-                f"{unchanged}.{restored}",
-            ),
-            log=(
-                ADMIN_REPO,
-                user,
-                f"admin push {new[:12]} did not compile: {problem.splitlines()[0]}",
-            ),
-        )
-
-    def compiled(report: CompileReport) -> None:
-        record_good(git_dir, new)
-        glog.log(rc, "compile", ADMIN_REPO, user, new, _summary(report))
-        created = report.created
-        if created:
-            shown = ", ".join(created[:10]) + (
-                f" and {len(created) - 10} more" if len(created) > 10 else ""
-            )
-            print(
-                f"created {len(created)} repo{'s' if len(created) != 1 else ''}: {shown}",
-                file=sys.stderr,
-            )
-        if hooks_changed(env, good, new):
-            relink_all_hooks(rc)
-
-    _, status = compile_rules(rc, not_compiled, on_compiled=compiled, any_error=True)
-    if status:
+    if tip == good and adminstage.read_drift(git_dir) is None:
+        return 0
+    if by_hand:
         print(
-            f"WARNING: the new rules are in force, but POST_COMPILE stopped with status {status} "
-            "(see above); authorized_keys and the lists may be stale until the server's admin runs "
-            "`gitolite-triggers setup` or `gitolite-triggers trigger POST_COMPILE`",
+            f"applying {ADMIN_REPO} {branch.removeprefix('refs/heads/')} at {tip[:12]}",
+            file=sys.stderr,
+        )
+    base = Path(rc.admin_base)
+    try:
+        stage = adminstage.find(rc, tip)
+        if stage is not None:
+            try:
+                adminstage.commit_stage(stage)
+            except Stale:
+                adminstage.drop(stage)
+                stage = None
+        if stage is None:  # no pre-receive stage (an old link, `compile`), or a stale one
+            check_tree(env, _git_env(git_dir, str(base)), base, tip)
+            stage = adminstage.build(rc, git_dir, env, tip, branch)
+            adminstage.commit_stage(stage)
+    except Exception as e:
+        lines, why = _cause(e, rc.admin_base)
+        adminstage.note_drift(git_dir, tip, branch, "not applied", why)
+        held = f"still those of {good[:12]}" if good else "the previous ones"
+        raise Fatal(
+            fatal_lines(
+                *lines,
+                f"{ADMIN_REPO} is at {tip[:12]} but its rules are NOT in force ({held}); "
+                "once the cause is fixed, the server's admin runs `gitolite-triggers compile` "
+                "(or push again)",
+            ),
+            log=(ADMIN_REPO, user, f"admin push {tip[:12]} accepted, not applied: {why}"),
+        ) from None
+    adminstage.sweep(rc, git_dir)  # stages of pushes that were refused after their stage
+    glog.log(rc, "compile", ADMIN_REPO, user, tip, f"created={len(stage.created)}")
+    created = stage.created
+    if created:
+        shown = ", ".join(created[:10]) + (
+            f" and {len(created) - 10} more" if len(created) > 10 else ""
+        )
+        print(
+            f"created {len(created)} repo{'s' if len(created) != 1 else ''}: {shown}",
+            file=sys.stderr,
+        )
+    status = _after_commit(rc, git_dir, env, good, tip, stage)
+    if status:
+        problem = f"POST_COMPILE stopped with status {status}"
+        adminstage.note_drift(git_dir, tip, branch, "post-compile", problem)
+        print(
+            f"WARNING: the new rules are in force, but {problem} (see above); recorded as drift: "
+            "the server's admin runs `gitolite-triggers compile` once it is fixed",
             file=sys.stderr,
         )
         glog.log(
@@ -407,10 +499,53 @@ def _apply(rc: Rc, git_dir: Path, env: dict[str, str], branch: str, base: Path) 
             "warn",
             ADMIN_REPO,
             user,
-            f"POST_COMPILE after admin push {new[:12]} exited {status}",
+            f"POST_COMPILE after admin push {tip[:12]} exited {status}",
         )
+    else:
+        adminstage.clear_drift(git_dir)
     return status
 
 
-def _summary(report: CompileReport) -> str:
-    return f"created={len(report.created)}"
+def _after_commit(
+    rc: Rc, git_dir: Path, env: dict[str, str], good: str | None, tip: str, stage: adminstage.Stage
+) -> int:
+    """What runs once the new state is live: hook links, POST_CREATE's and POST_COMPILE's
+    other programs (a site's own). Their failure is drift, not a refusal."""
+    from gitolite_triggers import faults
+    from gitolite_triggers.runner import Options, fire_entries
+
+    faults.point("after:start")
+    try:
+        if hooks_changed(env, good, tip):
+            relink_all_hooks(rc)
+    except OSError as e:
+        print(f"WARNING: could not re-link hooks: {e.strerror or e}", file=sys.stderr)
+        return 1
+    status = 0
+    if stage.created:
+        skip = {
+            (e.get("program", ""), tuple(e.get("args", ())))
+            for e in rc.trigger_list("POST_COMPILE")
+        }
+        post = [
+            e
+            for e in rc.trigger_list("POST_CREATE")
+            if (e.get("program", ""), tuple(e.get("args", ()))) not in skip
+        ]
+        for name in stage.created:
+            if post:
+                status = status or fire_entries(rc, "POST_CREATE", post, [name], repo=name)
+    try:  # rule templates write gl-perms into live repos, so only now (conf/templates.py)
+        from gitolite_triggers.conf import templates
+        from gitolite_triggers.conf.errors import ConfError
+
+        for warning in templates.reapply(rc):
+            print(f"WARNING: {warning}", file=sys.stderr)
+    except (OSError, Fatal, ConfError) as e:
+        print(f"WARNING: rule templates not applied: {e}", file=sys.stderr)
+        status = status or 1
+    faults.point("after:post_create")
+    if stage.later:
+        status = status or fire_entries(rc, "POST_COMPILE", stage.later, [], opts=Options())
+    faults.point("after:post_compile")
+    return status

@@ -89,8 +89,8 @@ def wanted_hooks(rc: Rc, admin: bool = False) -> list[str]:
 
     ``update`` (check 2) and ``post-receive`` (push records, hook lists) always;
     ``pre-receive`` and ``post-update`` only where there is work for them (the rc lists
-    programs for them; gitolite-admin's pre-receive refuses private keys and symlinks
-    while the push is still in quarantine, its post-update compiles the rules): each hook
+    programs for them; gitolite-admin's pre-receive checks and stages a push while it is
+    still in quarantine, its post-update makes it live): each hook
     is a process start on every push, and an idle one costs the pusher ~10-20 ms for nothing.
     """
     hooks = ["update", "post-receive"]
@@ -204,12 +204,20 @@ def _template(rc: Rc) -> str:
     top = tempfile.mkdtemp(prefix=".repo-template-", dir=rc.admin_base)
     atexit.register(shutil.rmtree, top, True)
     template = os.path.join(top, "t.git")
-    subprocess.run(
+    proc = subprocess.run(
         ["git", "init", "--bare", "--quiet", template],
-        check=True,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,  # git's messages name server paths: never relayed to a pusher
     )
+    if proc.returncode != 0:
+        import errno
+
+        shutil.rmtree(top, ignore_errors=True)
+        err = proc.stderr.decode(errors="replace")
+        if "write" in err or "No space" in err:
+            raise OSError(errno.ENOSPC, "git init could not write (No space left on device?)")
+        raise OSError(errno.EIO, f"git init --bare failed with status {proc.returncode}")
     # git's sample hooks and placeholder description are noise in a server repo.
     for leftover in ("description",):
         if os.path.exists(os.path.join(template, leftover)):
@@ -223,13 +231,36 @@ def _template(rc: Rc) -> str:
 
 
 def init_bare(rc: Rc, repo: str, links: dict[str, str] | None = None) -> Path:
-    """Create the bare repo (and parent dirs) as ``git init --bare`` would, then add hooks."""
+    """Create the bare repo (and parent dirs) as ``git init --bare`` would, then add hooks.
+
+    Built under a temp name beside it and renamed into place, hooks included: a crash
+    (kill -9, a full disk) leaves either no repo or a whole one, never a folder that
+    looks like a repo and has no update hook (the next compile would skip it).
+    """
+    path = repo_path(rc, repo)
+    build_repo(rc, str(path), links if links is not None else _hook_links(rc, repo == ADMIN_REPO))
+    return path
+
+
+def build_repo(rc: Rc, dest: str, links: dict[str, str] | None = None) -> None:
+    """Make a new bare repo at ``dest`` (must not exist) from the template, atomically."""
     import shutil
 
-    path = repo_path(rc, repo)
-    shutil.copytree(_template(rc), path, symlinks=True, copy_function=shutil.copyfile)
-    install_hooks(rc, path, links)
-    return path
+    parent, name = os.path.split(dest)
+    os.makedirs(parent, exist_ok=True)
+    tmp = os.path.join(parent, f".{name}.gl-new.{os.getpid()}")
+    if os.path.lexists(tmp):
+        shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        shutil.copytree(_template(rc), tmp, symlinks=True, copy_function=shutil.copyfile)
+        install_hooks(rc, tmp, links if links is not None else _hook_links(rc))
+        from gitolite_triggers import faults
+
+        faults.point("repo:built")
+        os.rename(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def ensure_push_options(path: Path | str) -> None:

@@ -131,7 +131,7 @@ def test_batch_answers_as_a_coprocess(server: Server) -> None:
 def test_invalid_rc_fails_closed(server: Server) -> None:
     compiled(server)
     bad = server.write_rc("UMASK: [not, valid]\n", name="50-bad.yaml")
-    # On the last good rc (docs/reliability-rc.md): answered, with the admin warned.
+    # On the last good rc (docs/reliability.md): answered, with the admin warned.
     p = server.cli("access", "foo", "alice", "W", "master")
     assert p.returncode == 0 and "running on the last good rc" in p.stderr, p.stderr
     # With no last good rc to fall back on: refused.

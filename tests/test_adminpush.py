@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.adminkeys import key_blob, make_key
-from tests.support.adminrepo import bare_git, clone_admin, commit_all, push_as
+from tests.support.adminrepo import bare_git, clone_admin, commit_all, head_branch, push_as
 from tests.support.server import Server
 
 
@@ -100,14 +100,15 @@ def test_bad_conf_push_keeps_last_good_state(
     commit_all(admin, server.env, "bad")
     r = push_as(server, admin, "admin")
 
-    # git accepted the push (post-update cannot refuse it) ...
-    assert r.returncode == 0
-    assert bare_git(server, "gitolite-admin", "rev-parse", "HEAD").stdout.strip() != good
+    # the push is refused (pre-receive compiled it from quarantine): the ref did not move ...
+    assert r.returncode != 0
+    assert "pre-receive hook declined" in r.stderr
+    assert bare_git(server, "gitolite-admin", "rev-parse", "HEAD").stdout.strip() == good
     # ... and the pusher is told where the error is, and that nothing changed
     remote = [ln for ln in r.stderr.splitlines() if ln.startswith("remote:")]
     text = "\n".join(remote)
     assert "gitolite.conf:12:" in text, r.stderr
-    assert "rules in force are unchanged" in text
+    assert "refused: nothing changed (the rules in force are still those of" in text
     assert good[:12] in text
     # the last good state is still in force: rules, repos, keys, and the files on the server
     assert can(server, "foo", "alice", "W")
@@ -155,7 +156,8 @@ def test_server_owned_paths_refused(server: Server, admin: Path, path: str, mess
     (admin / "conf" / "gitolite.conf").write_text(GOOD_CONF)
     commit_all(admin, server.env, "sneak a server file in")
     r = push_as(server, admin, "admin")
-    assert message in r.stderr and "unchanged" in r.stderr, r.stderr
+    assert message in r.stderr and "nothing changed" in r.stderr, r.stderr
+    assert "pre-receive hook declined" in r.stderr  # refused: the ref did not move
     assert not (server.repo_base / "foo.git").exists()
     assert "repo foo" not in (server.admin_base / "conf" / "gitolite.conf").read_text()
     # the server's own files are untouched
@@ -240,16 +242,35 @@ def test_post_compile_failure_is_reported(server: Server, admin: Path, tmp_path:
     assert "remote: cannot reach the mirror" in r.stderr
     assert "the new rules are in force, but POST_COMPILE stopped with status 3" in r.stderr
     assert can(server, "foo", "alice", "W")  # the rules did change
+    # ... and the drift is recorded (docs/reliability.md) until `compile` runs it again
+    git_dir = server.repo_base / "gitolite-admin.git"
+    record = json.loads((git_dir / "gl-drift.json").read_text())
+    tip = bare_git(server, "gitolite-admin", "rev-parse", "HEAD").stdout.strip()
+    assert (record["commit"], record["step"]) == (tip, "post-compile")
+    assert record["problem"] == "POST_COMPILE stopped with status 3"
+    assert (git_dir / "gl-last-good").read_text().strip() == tip  # the rules are the tip's
+    assert server.cli("compile").returncode == 3  # still failing (its status): still drift
+    assert (git_dir / "gl-drift.json").exists()
+    fail.write_text("#!/bin/sh\nexit 0\n")
+    r = server.cli("compile")
+    assert r.returncode == 0, r.stderr
+    assert not (git_dir / "gl-drift.json").exists()
 
 
 def test_setup_after_a_bad_push_does_not_revert_it(
     server: Server, keys: dict[str, Path], admin: Path, tmp_path: Path
 ) -> None:
-    """$GL_ADMIN_BASE holds the last good files after a bad push; setup must not commit them back."""
+    """$GL_ADMIN_BASE holds the last good files while the branch has a bad commit (an older
+    version accepted such pushes; today a bypass could put one there): setup must not
+    commit them back."""
     bad_conf = GOOD_CONF + "\nrepo bar\n    XYZ     =   bob\n"
     (admin / "conf" / "gitolite.conf").write_text(bad_conf)
     commit_all(admin, server.env, "bad")
-    assert "NOT compiled" in push_as(server, admin, "admin").stderr
+    r = push_as(server, admin, "admin")
+    assert "gitolite.conf:12:" in r.stderr and "nothing changed" in r.stderr, r.stderr
+    assert push_as(server, admin, "admin", refspec="HEAD:refs/heads/side").returncode == 0
+    branch = f"refs/heads/{head_branch(server)}"
+    bare_git(server, "gitolite-admin", "update-ref", branch, "refs/heads/side")
     bad_head = bare_git(server, "gitolite-admin", "rev-parse", "HEAD").stdout.strip()
 
     r = server.cli("setup")

@@ -144,7 +144,7 @@ def test_broken_index_answers_nothing_and_logs(
 def test_broken_rc_answers_nothing(server: Server, keys: dict[str, Path]) -> None:
     with_keys(server, keys, "alice")
     broken = server.write_rc("UMASK: [not, a, umask]\n", name="90-broken.yaml")
-    # On the last good rc (docs/reliability-rc.md) logins keep working, silently.
+    # On the last good rc (docs/reliability.md) logins keep working, silently.
     r = ask(server, *key_args(keys["alice"]))
     assert r.returncode == 0 and ' shell alice",' in r.stdout and r.stderr == "", r.stderr
     # With no last good rc to fall back on: nothing answered (fail closed).

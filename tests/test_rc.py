@@ -240,7 +240,7 @@ def test_bad_regex_in_buildkite_repos_is_caught_with_its_line(server: Server) ->
     )
 
 
-# --- the last good rc (docs/reliability-rc.md) -------------------------------------------
+# --- the last good rc (docs/reliability.md) -------------------------------------------
 
 
 def _break_rc(server: Server) -> Path:

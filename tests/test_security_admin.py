@@ -219,7 +219,7 @@ def test_bad_auth_options_keep_the_last_good_keys(
     server.write_rc(f"AUTH_OPTIONS: {json.dumps(value)}\n", name="50-auth.yaml")
     (admin / "keydir" / "alice.pub").write_text(keys["alice"].read_text())
     commit_all(admin, server.env, "alice")
-    # The rc in force stays the last good one (docs/reliability-rc.md): the push is
+    # The rc in force stays the last good one (docs/reliability.md): the push is
     # applied with the good AUTH_OPTIONS, and the bad value never reaches the file.
     r = push_as(server, admin, "admin")
     assert r.returncode == 0, r.stderr
@@ -472,7 +472,7 @@ def test_post_update_refuses_a_symlink_that_got_in(
     )
     assert r.returncode == 1
     assert "FATAL: conf/leak.conf: a symlink" in r.stderr
-    assert "was updated but not applied" in r.stderr
+    assert "but its rules are NOT in force" in r.stderr  # and a drift record says so
     assert SECRET not in r.stdout + r.stderr and SECRET not in logs(server)
     assert not (server.admin_base / "conf" / "leak.conf").exists()
     state.assert_unchanged(head_too=False)

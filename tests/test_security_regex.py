@@ -251,7 +251,7 @@ def test_conf_that_re2_cannot_take_is_refused_with_file_and_line(
     (admin / "conf" / "gitolite.conf").write_text(bad)
     commit_all(admin, server.env, "bad")
     r = push_as(server, admin, "admin")
-    assert r.returncode == 0  # post-update cannot refuse; it reports and keeps the old state
+    assert r.returncode != 0  # refused in pre-receive: the ref did not move, nothing changed
     text = "\n".join(ln for ln in r.stderr.splitlines() if ln.startswith("remote:"))
     assert (
         "conf/gitolite.conf:8: bad repo pattern 'echo/(a)\\1': "
@@ -266,7 +266,7 @@ def test_conf_that_re2_cannot_take_is_refused_with_file_and_line(
         "conf/gitolite.conf:13: bad group member pattern 'team/([a-z])\\1': "
         "pattern uses a backreference, which cannot be matched in linear time" in text
     ), text
-    assert "rules in force are unchanged" in text
+    assert "refused: nothing changed (the rules in force are still those of" in text
     assert "Traceback" not in r.stderr
     # the last good state is in force
     assert store.read_bytes() == store_before

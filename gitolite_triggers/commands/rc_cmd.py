@@ -8,7 +8,7 @@ not, with what that means for the site. ``--dry-run`` prints the files instead.
 file and line each entry came from. ``check`` validates the rc and its fragments (or
 the files named) and exits 0 when valid, 1 when not; did-you-mean warnings never fail it.
 An invalid rc (all of it checked) also gets a note on what the server serves meanwhile:
-the last good rc, or nothing (docs/reliability-rc.md).
+the last good rc, or nothing (docs/reliability.md).
 
 Checking the whole rc (no files named) also resolves the program of every entry of every
 trigger sequence and hook list, as the runner would: one that cannot be found is an error

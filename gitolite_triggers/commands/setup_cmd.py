@@ -276,14 +276,14 @@ def prepare_admin_base(
             raise SetupError(
                 f"{conf} does not exist yet: the first setup needs the admin's key or name: `setup --pubkey NAME.pub` or `setup -a NAME`"
             )
-        conf.write_text(DEFAULT_CONF.format(admin_repo=ADMIN_REPO, admin=admin))
+        write_atomic(conf, DEFAULT_CONF.format(admin_repo=ADMIN_REPO, admin=admin).encode())
         done.append(f"wrote {conf}")
         written.append("conf/gitolite.conf")
     if admin is not None and key_line is not None:
         dst = base / "keydir" / f"{admin}.pub"
         new = key_line + "\n"
         if not dst.exists() or dst.read_text(errors="replace") != new:
-            dst.write_text(new)
+            write_atomic(dst, new.encode())
             done.append(f"wrote {dst}")
             written.append(f"keydir/{admin}.pub")
     return done, written
@@ -441,12 +441,25 @@ def main(argv: list[str]) -> int:
             done, written = prepare_admin_base(rc, admin, key_line)
             say.extend(done)
             say.extend(commit_admin_repo(rc, ns.message, written))
+            from gitolite_triggers import faults
+
+            faults.point("setup:committed")
             n = relink_all_hooks(rc)
             say.append(f"hooks checked in {n} repo{'s' if n != 1 else ''}")
             for line in say:
                 print(line)
             say = []
-            return compile_and_fire(rc)
+            from gitolite_triggers import adminpush, adminstage
+
+            git_dir = repo_path(rc, ADMIN_REPO)
+            if adminstage.read_drift(git_dir) is not None:  # a push not wholly applied
+                return adminpush.apply_tip(
+                    rc, git_dir, adminpush.head_branch(admin_git_env(rc)), ""
+                )
+            status = compile_and_fire(rc)
+            if status == 0:
+                adminpush.settle(rc)
+            return status
     except SetupError:
         for line in say:  # what was done before the refusal
             print(line)

@@ -22,13 +22,15 @@ from __future__ import annotations
 import fcntl
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gitolite_triggers.conf.errors import ConfError
 from gitolite_triggers.conf.parse import Parsed, parse_conf
-from gitolite_triggers.conf.store import store_path, write_store
+from gitolite_triggers.conf.store import live_store_path, write_store
+from gitolite_triggers.conf.store import store_path as store_path  # re-exported
 from gitolite_triggers.names import is_repo_name, repo_name_problem
 from gitolite_triggers.rc import Rc
 
@@ -100,20 +102,41 @@ def _entry_id(entry: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
     return entry.get("program", ""), tuple(entry.get("args", ()))
 
 
-def compile_conf(rc: Rc, fire_triggers: bool = True) -> CompileReport:
-    """Compile the conf; raise ConfError (``file:line: ...``) and keep the last good state on error."""
+def compile_conf(
+    rc: Rc,
+    fire_triggers: bool = True,
+    *,
+    staged: Staged | None = None,
+) -> CompileReport:
+    """Compile the conf; raise ConfError (``file:line: ...``) and keep the last good state on error.
+
+    ``staged`` (an admin push, adminstage.py): read that conf folder, write that store file,
+    create new repos with its ``create`` (in a staging folder), and leave POST_CREATE to it.
+    """
     started = time.monotonic()
-    conf_dir = Path(rc.admin_base) / "conf"
-    conf_dir.mkdir(parents=True, exist_ok=True)
-    lock_fd = os.open(conf_dir / ".compile.lock", os.O_WRONLY | os.O_CREAT, 0o600)
+    live_conf = Path(rc.admin_base) / "conf"
+    live_conf.mkdir(parents=True, exist_ok=True)
+    lock_fd = os.open(live_conf / ".compile.lock", os.O_WRONLY | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
-        return _compile_locked(rc, conf_dir, started, fire_triggers)
+        conf_dir = Path(staged.conf_dir) if staged else live_conf
+        return _compile_locked(rc, conf_dir, started, fire_triggers, staged)
     finally:
         os.close(lock_fd)
 
 
-def _compile_locked(rc: Rc, conf_dir: Path, started: float, fire_triggers: bool) -> CompileReport:
+@dataclass
+class Staged:
+    """Where a staged compile reads and writes (adminstage.py)."""
+
+    conf_dir: str
+    store_file: str
+    create: Callable[[str], None]
+
+
+def _compile_locked(
+    rc: Rc, conf_dir: Path, started: float, fire_triggers: bool, staged: Staged | None = None
+) -> CompileReport:
     from gitolite_triggers import repos as repos_mod
 
     parsed = parse_conf(
@@ -155,27 +178,34 @@ def _compile_locked(rc: Rc, conf_dir: Path, started: float, fire_triggers: bool)
                     ]
                 )
         try:
-            repos_mod.init_bare(rc, name)
+            if staged:
+                staged.create(name)
+            else:
+                repos_mod.init_bare(rc, name)
         except Exception as e:  # reported with the conf location
             raise CompileError([(where[0], where[1], f"creating repo '{name}' failed: {e}")]) from e
         report.created.append(name)
     header, entries = build_entries(parsed, names)
     report.patterns = len(header["patterns"])
-    report.store_bytes = _write(rc, header, entries)
-    if fire_triggers and report.created:
+    if staged:
+        report.store_bytes = write_store(staged.store_file, header, entries)
+    else:
+        report.store_bytes = _write(rc, header, entries)
+    if fire_triggers and report.created and not staged:
         skip = {_entry_id(e) for e in rc.trigger_list("POST_COMPILE")}
         post = [e for e in rc.trigger_list("POST_CREATE") if _entry_id(e) not in skip]
         for name in report.created:
             _fire(rc, "POST_CREATE", post, name)
-    from gitolite_triggers.conf import templates  # gitolite's compile-template-data
+    if not staged:  # a staged compile writes no live repo: adminpush runs this after the ref moves
+        from gitolite_triggers.conf import templates  # gitolite's compile-template-data
 
-    report.warnings.extend(templates.apply(rc, parsed.groups, fire_triggers))
+        report.warnings.extend(templates.apply(rc, parsed.groups, fire_triggers))
     report.seconds = time.monotonic() - started
     return report
 
 
 def _write(rc: Rc, header: dict[str, Any], entries: dict[str, Any]) -> int:
-    return write_store(store_path(rc), header, entries)
+    return write_store(live_store_path(rc), header, entries)
 
 
 def _fire(rc: Rc, name: str, entries: list[dict[str, Any]] | None, repo: str) -> int:

@@ -44,9 +44,29 @@ _HEAD = struct.Struct("<8sIIQQQ")
 _OFFS = struct.Struct("<QQ")
 
 
-def store_path(rc: Any) -> str:
-    """Where the compiled rules live: ``$GL_ADMIN_BASE/conf/compiled.rules``."""
+def live_store_path(rc: Any) -> str:
+    """Where the compiled rules in force live: ``$GL_ADMIN_BASE/conf/compiled.rules``."""
     return os.path.join(rc.admin_base, "conf", STORE_NAME)
+
+
+# live path -> staged path: while an admin push builds its new state (adminstage.py), the
+# built-in POST_COMPILE programs it stages ask the rules it is about to put in force.
+_reading: dict[str, str] = {}
+
+
+def store_path(rc: Any) -> str:
+    """The store queries read: the live one, or a staged one while a push stages its state."""
+    live = live_store_path(rc)
+    return _reading.get(live, live)
+
+
+def read_staged(rc: Any, staged: str | None) -> None:
+    """Make this process's queries read ``staged`` (None: the live store again)."""
+    live = live_store_path(rc)
+    if staged is None:
+        _reading.pop(live, None)
+    else:
+        _reading[live] = staged
 
 
 def _bucket(key: str, n: int) -> int:
@@ -78,8 +98,10 @@ def write_store(path: str, header: dict[str, Any], entries: dict[str, Any]) -> i
         struct.pack(f"<{n + 1}Q", *offsets),
         *blobs,
     ]
+    from gitolite_triggers import faults
     from gitolite_triggers.atomicfile import write_atomic
 
+    faults.point("store:write")
     write_atomic(path, parts, 0o600)
     return pos
 

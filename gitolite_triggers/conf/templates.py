@@ -144,6 +144,24 @@ def _write_one(rc: Rc, repo: str, block: Block, fire: bool) -> None:
     write_atomic(f"{path}/gl-perms", block.perms.encode())
 
 
+def has_blocks(rc: Rc) -> bool:
+    """Whether any conf file holds a template-data block (most confs: no parse needed)."""
+    for path in conf_files(os.path.join(rc.admin_base, "conf")):
+        try:
+            with open(path, "rb") as f:
+                if b"=begin template-data" in f.read():
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def reapply(rc: Rc) -> list[str]:
+    """After an admin push's new conf is live (adminpush, after the ref moved): the templates
+    step a staged compile leaves out, since it writes into live repos; warnings."""
+    return compile_template_data(rc) if has_blocks(rc) else []
+
+
 def compile_template_data(rc: Rc) -> list[str]:
     """``gitolite compile-template-data`` by hand: the conf's groups, then ``apply``.
 

@@ -14,11 +14,13 @@ import subprocess
 import sys
 
 from gitolite_triggers.adminpush import LAST_GOOD
+from gitolite_triggers.adminstage import (
+    DRIFT,
+)  # the admin push's record of what did not get applied
 from gitolite_triggers.doctor import Problem
 from gitolite_triggers.rc import Rc
 from gitolite_triggers.repos import ADMIN_REPO, repo_dir
 
-DRIFT = "gl-drift.json"  # the admin push's record of what did not get applied
 COMPILE = "gitolite-triggers compile"
 
 

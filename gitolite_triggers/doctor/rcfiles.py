@@ -1,4 +1,4 @@
-"""doctor: the rc cache against its sources, and the last good rc (docs/reliability-rc.md)."""
+"""doctor: the rc cache against its sources, and the last good rc (docs/reliability.md)."""
 
 from __future__ import annotations
 

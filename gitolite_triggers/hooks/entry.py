@@ -13,7 +13,9 @@ commands we run here see the pushed, not yet accepted, objects.
   rc's ``hooks: update`` programs run with git's arguments.
 - ``pre-receive``/``post-receive``: the rc's lists, each program fed git's stdin whole;
   post-receive first records the push's updates (pushrecord.py) for POST_GIT programs.
-- ``post-update``: on gitolite-admin, ``adminpush.post_update(rc, refs)``; then the list.
+- ``pre-receive`` on gitolite-admin also stages the push (``adminpush.prepare``: refused
+  whole, or staged); ``post-update`` makes it live (``adminpush.post_update(rc, refs)``);
+  then the list.
 
 A push that did not come through ``gitolite-triggers shell`` (no ``GL_USER``, e.g. a
 local push on the server) is refused in pre-receive and update, naming the bypass: an
@@ -290,8 +292,13 @@ def pre_receive(rc: Rc, argv: list[str]) -> int:
     from gitolite_triggers.repos import ADMIN_REPO
 
     if repo == ADMIN_REPO:
-        for _old, new, ref in parse_updates(data):
+        updates = parse_updates(data)
+        for _old, new, ref in updates:
             _admin_content(rc, repo, user, ref, new, hook="pre-receive")
+        from gitolite_triggers import adminpush
+
+        for _old, new, ref in updates:  # stage the new state, or refuse: adminpush.py
+            adminpush.prepare(rc, ref, new)
     status = _fire_list(rc, "pre-receive", argv, repo, user, data)
     return status or _repo_specific(rc, "pre-receive", repo, user, argv, data)
 

@@ -70,5 +70,16 @@ def guarded(program: str, body: Callable[[list[str]], int], argv: list[str]) -> 
         return refuse(Fatal(f"{program}:{where}: {e.strerror or e}"))
 
 
+def on_base(rc: Rc, repo_base: str) -> Rc:
+    """The same rc with another GL_REPO_BASE: an admin push asks the staged rules about the
+    repos it is creating in its staging folder (a plain repo's rules count only while the
+    repo exists, so the live base would say "no access" for them)."""
+    from gitolite_triggers.rc import Rc as _Rc
+
+    doc = dict(rc.doc)
+    doc["settings"] = {**rc.settings, "GL_REPO_BASE": repo_base}
+    return _Rc(doc)
+
+
 def warn(program: str, text: str) -> None:
     print(f"WARNING: {program}: {text}", file=sys.stderr)

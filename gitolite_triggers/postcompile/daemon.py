@@ -13,6 +13,11 @@ import os
 
 from gitolite_triggers.postcompile.common import guarded, parse_call, warn
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from gitolite_triggers.postcompile.plan import Plan
+    from gitolite_triggers.rc import Rc
+
 PROG = "update-git-daemon-access-list"
 DAEMON_USER = "daemon"
 EXPORT_OK = "git-daemon-export-ok"
@@ -45,3 +50,24 @@ def _main(argv: list[str]) -> int:
             failed += 1
             warn(PROG, f"{flag}: {e.strerror}")
     return 1 if failed else 0
+
+
+def stage(rc: Rc, plan: Plan, new_repos: list[str], staged_base: str) -> None:
+    """An admin push's step: flags of live repos as plan ops; a new repo's flag is made in
+    its staged folder (it goes live with the repo)."""
+    from gitolite_triggers.conf.query import readable
+    from gitolite_triggers.postcompile.common import on_base
+    from gitolite_triggers.repos import physical_repos
+
+    new = set(new_repos)
+    live = [r for r in physical_repos(rc) if r not in new]
+    allowed = readable(rc, DAEMON_USER, live)
+    for repo in live:
+        flag = f"{rc.repo_base}/{repo}.git/{EXPORT_OK}"
+        if repo in allowed:
+            if not os.path.exists(flag):
+                plan.touch(flag)
+        elif os.path.exists(flag):
+            plan.unlink(flag)
+    for repo in readable(on_base(rc, staged_base), DAEMON_USER, new_repos):
+        os.close(os.open(f"{staged_base}/{repo}.git/{EXPORT_OK}", os.O_WRONLY | os.O_CREAT, 0o644))

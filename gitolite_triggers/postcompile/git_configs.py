@@ -17,6 +17,11 @@ from pathlib import Path
 from gitolite_triggers.postcompile import gitconfig_file
 from gitolite_triggers.postcompile.common import guarded, parse_call, warn
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from gitolite_triggers.postcompile.plan import Plan
+    from gitolite_triggers.rc import Rc
+
 PROG = "update-git-configs"
 
 
@@ -33,15 +38,36 @@ def changes(wanted: dict[str, str], current: dict[str, str]) -> list[list[str]]:
     return todo
 
 
-def update_repo(path: str, wanted: dict[str, str]) -> int:
-    """Apply one repo's configs; return the number of failed ``git config`` runs."""
+def update_repo(path: str, wanted: dict[str, str], plan: Plan | None = None) -> int:
+    """Apply one repo's configs; return the number of failed ``git config`` runs.
+
+    The changes go to a copy of ``config`` (git config --file), which replaces it by a
+    rename: at once, or when ``plan`` is committed (an admin push). A kill or a full disk
+    leaves the old file whole, never a ``config.lock`` that would block the next run.
+    """
     if not wanted:
         return 0
     config = Path(path, "config")
+    todo = changes(wanted, gitconfig_file.read(config))
+    if not todo:
+        return 0
+    import shutil
+
+    from gitolite_triggers.postcompile.plan import Plan as _Plan
+    from gitolite_triggers.postcompile.plan import ident
+
+    staged = plan if plan is not None else _Plan()
+    _sweep(path)
+    seen = ident(str(config))
+    tmp = staged.temp_for(str(config))
+    if seen is not None:
+        shutil.copyfile(config, tmp)
+    else:
+        open(tmp, "wb").close()
     failed = 0
-    for args in changes(wanted, gitconfig_file.read(config)):
+    for args in todo:
         proc = subprocess.run(
-            ["git", "config", "--file", str(config), *args],
+            ["git", "config", "--file", tmp, *args],
             capture_output=True,
             text=True,
             check=False,
@@ -53,7 +79,49 @@ def update_repo(path: str, wanted: dict[str, str]) -> int:
                 PROG,
                 f"{path}: git config {args[0]} failed: {proc.stderr.strip() or f'exit {proc.returncode}'}",
             )
-    return failed
+    if failed:
+        os.unlink(tmp)
+        return failed
+    if plan is None:
+        from gitolite_triggers import faults
+
+        faults.point("configs:staged")
+        os.replace(tmp, config)
+    else:
+        plan.put_temp(tmp, str(config), seen)
+    return 0
+
+
+def _sweep(path: str) -> None:
+    """Remove this repo's config copies left by a run that was killed."""
+    from gitolite_triggers.postcompile.plan import STAGE_MARK
+
+    for name in os.listdir(path):
+        if name.startswith(".config" + STAGE_MARK):
+            try:
+                os.unlink(os.path.join(path, name))
+            except OSError:
+                pass
+
+
+def stage(rc: Rc, plan: Plan, new_repos: list[str], staged_base: str) -> None:
+    """An admin push's step: live repos' config changes staged into ``plan``; a new repo's
+    config is written in its staged folder (it goes live with the repo)."""
+    from gitolite_triggers.conf.query import configs_for
+    from gitolite_triggers.errors import Fatal
+    from gitolite_triggers.postcompile.common import on_base
+    from gitolite_triggers.repos import physical_repos
+
+    new = set(new_repos)
+    failed = 0
+    for repo in physical_repos(rc):
+        if repo not in new:
+            failed += update_repo(f"{rc.repo_base}/{repo}.git", configs_for(rc, repo), plan)
+    staged_rc = on_base(rc, staged_base)
+    for repo in new_repos:
+        failed += update_repo(f"{staged_base}/{repo}.git", configs_for(staged_rc, repo))
+    if failed:
+        raise Fatal(f"{failed} git config change(s) failed (see above)")
 
 
 def main(argv: list[str]) -> int:

@@ -18,6 +18,10 @@ from gitolite_triggers.atomicfile import write_atomic
 from gitolite_triggers.postcompile.common import guarded, parse_call
 from gitolite_triggers.rc import Rc
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from gitolite_triggers.postcompile.plan import Plan
+
 PROG = "update-gitweb-access-list"
 GITWEB_USER = "gitweb"
 
@@ -65,11 +69,27 @@ def _main(argv: list[str]) -> int:
         names |= visible(rc, [repo])
     else:
         names = visible(rc, physical_repos(rc))
-    data = render(names)
+    _write(target, render(names), None)
+    return 0
+
+
+def _write(target: Path, data: bytes, plan: Plan | None) -> None:
     try:
         if target.read_bytes() == data:
-            return 0
+            return
     except FileNotFoundError:
         target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(target, data)
-    return 0
+    if plan is None:
+        write_atomic(target, data)
+    else:
+        plan.put(target, data)
+
+
+def stage(rc: Rc, plan: Plan, new_repos: list[str], staged_base: str) -> None:
+    """An admin push's step: the list for every repo, the new ones (in ``staged_base``) too."""
+    from gitolite_triggers.postcompile.common import on_base
+    from gitolite_triggers.repos import physical_repos
+
+    names = visible(rc, [r for r in physical_repos(rc) if r not in set(new_repos)])
+    names |= visible(on_base(rc, staged_base), new_repos)
+    _write(Path(rc.get("GITWEB_PROJECTS_LIST")), render(names), plan)

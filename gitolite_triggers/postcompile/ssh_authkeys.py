@@ -34,10 +34,14 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitolite_triggers.atomicfile import write_atomic
 from gitolite_triggers.authoptions import auth_options_problem, has_control
 from gitolite_triggers.errors import Fatal
 from gitolite_triggers.postcompile.common import guarded, parse_call, warn
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from gitolite_triggers.postcompile.plan import Plan
+    from gitolite_triggers.rc import Rc
 
 PROG = "ssh-authkeys"
 START = "# gitolite-triggers start"
@@ -356,7 +360,20 @@ def _read(path: Path) -> str:
         return ""
 
 
-def run(home: Path, admin_base: Path, options: str, keys_in_file: bool = True) -> int:
+def run(
+    home: Path,
+    admin_base: Path,
+    options: str,
+    keys_in_file: bool = True,
+    plan: Plan | None = None,
+    keydir: Path | None = None,
+) -> int:
+    """Write authorized_keys (and the key index) from ``keydir`` (default admin_base/keydir).
+
+    With ``plan`` (an admin push staging its state) the new file is only staged: the plan's
+    commit renames it into place (plan.py); the index is written at once, as it is
+    unreachable until authorized_keys names it.
+    """
     problem = auth_options_problem(options)
     if problem:
         # Refuse before anything is touched: the keys in force stay in force.
@@ -369,7 +386,7 @@ def run(home: Path, admin_base: Path, options: str, keys_in_file: bool = True) -
             f"AUTH_OPTIONS in the rc is '{shown}': {problem}. authorized_keys was NOT changed "
             "(the last good keys stay in force); fix AUTH_OPTIONS (gitolite-triggers rc show AUTH_OPTIONS)"
         )
-    keydir = admin_base / "keydir"
+    keydir = keydir if keydir is not None else admin_base / "keydir"
     if keydir.is_symlink() or not keydir.is_dir():
         if keydir.is_symlink():
             warn(PROG, "keydir/ is a symlink: not read, authorized_keys not changed")
@@ -398,10 +415,16 @@ def run(home: Path, admin_base: Path, options: str, keys_in_file: bool = True) -
     if folder and token:
         # The index first, then authorized_keys naming it (the commit point): a crash in
         # between leaves the old pair in force (keyindex.py).
-        _write_index(folder, token, index)
+        if plan is None:
+            _write_index(folder, token, index)
+        else:  # staged too, renamed in before authorized_keys names it
+            _stage_index(plan, folder, token, index)
     if new == existing and ak.exists() and (ak.stat().st_mode & 0o777) == 0o600:
         if folder and token:
-            _prune(folder, {token})
+            if plan is not None:
+                plan.prune_keys(folder, [token])
+            else:
+                _prune(folder, {token})
         return 0
     # Someone else (an admin's editor, another compile) changed the file meanwhile:
     # refuse rather than lose their change.
@@ -409,11 +432,19 @@ def run(home: Path, admin_base: Path, options: str, keys_in_file: bool = True) -
         raise AuthkeysError(
             f"{ak} changed while keys were being collected; nothing written, run it again"
         )
-    write_atomic(ak, new.encode("utf-8", "surrogateescape"), 0o600)
+    from gitolite_triggers.postcompile.plan import Plan as _Plan
+
+    staged = plan if plan is not None else _Plan()
+    staged.put(ak, new.encode("utf-8", "surrogateescape"), 0o600)
     if folder and token:
         from gitolite_triggers.keyindex import token_in
 
-        _prune(folder, {token, token_in(existing) or token})
+        staged.prune_keys(folder, sorted({token, token_in(existing) or token}))
+    if plan is None:
+        from gitolite_triggers import faults
+
+        faults.point("authkeys:staged")
+        staged.commit()
     return 0
 
 
@@ -452,6 +483,18 @@ def _write_index(folder: str, token: str, index: bytes) -> None:
         ) from None
 
 
+def _stage_index(plan: Plan, folder: str, token: str, index: bytes) -> None:
+    path = os.path.join(folder, f"{token}.idx")
+    try:
+        with open(path, "rb") as f:
+            if f.read() == index and (os.fstat(f.fileno()).st_mode & 0o777) == 0o600:
+                return  # the same keys: the same token, already there
+    except OSError:
+        pass
+    plan.put(path, index, 0o600)
+    plan.ops[-1]["force"] = True  # content-addressed: whoever wrote it, it is this content
+
+
 def _prune(folder: str, keep: set[str]) -> None:
     from gitolite_triggers.keyindex import prune
 
@@ -463,6 +506,20 @@ def _prune(folder: str, keep: set[str]) -> None:
 
 def main(argv: list[str]) -> int:
     return guarded(PROG, _main, argv)
+
+
+def stage(rc: Rc, plan: Plan, keydir: Path) -> None:
+    """An admin push's step: the keys of the pushed ``keydir`` staged into ``plan``."""
+    from gitolite_triggers import paths
+
+    run(
+        Path(paths.home_dir()),
+        Path(rc.admin_base),
+        rc.get("AUTH_OPTIONS") or "",
+        keys_in_file=rc.get("KEYS_IN_AUTHORIZED_KEYS", True) is not False,
+        plan=plan,
+        keydir=keydir,
+    )
 
 
 def _main(argv: list[str]) -> int:

@@ -6,7 +6,7 @@ itself, each fragment). The cache is ``marshal`` data: no parser to import and
 microseconds to load. A stale or missing one is rebuilt, which is the only time PyYAML
 and jsonschema are imported.
 
-A bad rc edit must not take the server down (docs/reliability-rc.md). Every rc that
+A bad rc edit must not take the server down (docs/reliability.md). Every rc that
 validates is also kept as the *last good* rc (``~/.gitolite.rc.yaml.last-good``: JSON,
 0600, written atomically and fsynced, never read through a symlink). When the sources
 do not validate, the last good rc is served instead, and the cache records that (the

@@ -1,7 +1,7 @@
 """How the rc cache and the last good rc stand, for ``doctor`` and ``rc check``.
 
 Read-only: the hot path's ``load_rc`` decides what to serve; this module only looks at
-the same files and says what ``load_rc`` would find (docs/reliability-rc.md).
+the same files and says what ``load_rc`` would find (docs/reliability.md).
 """
 
 from __future__ import annotations
