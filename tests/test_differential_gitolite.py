@@ -481,7 +481,10 @@ HELPER_VREF = """#!/bin/sh
 # a site's VREF helper: report its argv, then deny by the file count it is given
 n=$(git diff --name-only "$4" "$5" | wc -l)
 echo "helper: ref=$1 aa=$6 vref=$7 args=$8,$9 files=$n"
-[ "$n" -gt "$8" ] && echo "VREF/SITE/$8/toomany $n files, at most $8"
+case "$8" in  # a number only: sh's own error text on stderr would race the pusher's lines
+  ''|*[!0-9]*) ;;
+  *) [ "$n" -gt "$8" ] && echo "VREF/SITE/$8/toomany $n files, at most $8" ;;
+esac
 [ "$9" = "always" ] && echo "VREF/SITE/always"
 exit 0
 """
