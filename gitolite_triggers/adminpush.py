@@ -477,6 +477,10 @@ def apply_tip(rc: Rc, git_dir: Path, branch: str, user: str, by_hand: bool = Fal
     adminstage.sweep(rc, git_dir)  # stages of pushes that were refused after their stage
     glog.log(rc, "compile", ADMIN_REPO, user, tip, f"created={len(stage.created)}")
     created = stage.created
+    from gitolite_triggers.repos import initialized_line, repo_path
+
+    for name in created:  # git's line, as gitolite shows it: a typo'd repo does not go unseen
+        print(initialized_line(repo_path(rc, name)), file=sys.stderr)
     if created:
         shown = ", ".join(created[:10]) + (
             f" and {len(created) - 10} more" if len(created) > 10 else ""
