@@ -47,11 +47,10 @@ RESULT = re.compile(rb"^(not ok|ok)\b", re.M)  # Tsh: "ok (N)"; easy.t, template
 
 
 def export_snapshot(snapshot: str, dest: Path) -> None:
-    dest.mkdir(parents=True)
-    archive = subprocess.run(
-        ["git", "-C", snapshot, "archive", "HEAD"], check=True, capture_output=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    """The snapshot if there is one, else Debian's gitolite3 source package (source.py)."""
+    from source import export
+
+    export(snapshot if os.path.exists(snapshot) else "", dest)
 
 
 def install_standins(src: Path, bindir: Path) -> None:
