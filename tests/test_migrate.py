@@ -538,3 +538,31 @@ def test_migrate_a_gitolite3_site_gives_the_same_answers(tmp_path: Path, server:
     assert _run(["gitolite", "access", "-q", "plain", "bob", "W"], env).returncode == 0
     status, err = push(gl_shell, "bob", "plain", "master:refs/heads/after-rollback")
     assert status == 0 and "site post-update plain" in err
+
+
+def test_every_feature_and_key_of_gitolites_default_rc_is_carried_or_named(
+    server: Server,
+) -> None:
+    """gitolite's own default rc with every ENABLE line switched on (commands and
+    features): each is either carried over or named with its meaning, as is every key."""
+    import re
+
+    require_gitolite()
+    text = _run(["gitolite", "print-default-rc"], _env(server.home)).stdout
+    head, enable, tail = re.split(r"(?ms)(^\s*ENABLE\s*=>\s*\[.*?^\s*\],)", text, maxsplit=1)
+    enable = re.sub(r"(?m)^(\s*)#\s*(['\"])", r"\1\2", enable)  # uncomment every entry
+    names = sorted({m.split()[0] for m in re.findall(r"(?m)^\s*['\"]([^'\"]+)['\"],", enable)})
+    assert {"D", "fork", "Mirroring", "repo-specific-hooks", "renice", "Shell"} <= set(names)
+    rc = server.home / ".gitolite.rc"
+    rc.write_text(head + enable + tail)
+    r = server.cli("rc", "import", str(rc))
+    assert r.returncode == 0, r.stderr
+    said = r.stdout + r.stderr
+    for name in names:
+        assert re.search(rf"(?m)^(not )?carried over: ENABLE {re.escape(name)}\b", said), name
+    assert "not carried over: ENABLE mirror: " in r.stderr  # gitolite's, not ours
+    keys = set(re.findall(r"(?m)^\s{4}([A-Z][A-Z_0-9]+)\s*=>", head + tail))
+    assert {"UMASK", "GIT_CONFIG_KEYS", "LOG_EXTRA", "ROLES"} <= keys
+    for key in keys:
+        assert re.search(rf"(?m)^(not )?carried over: {key}\b", said), key
+    assert said.count("not carried over: ENABLE Shell: ") == 1  # two entries, named once

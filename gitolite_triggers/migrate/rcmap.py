@@ -303,4 +303,5 @@ def map_rc(
                         f"no program '{program}' in LOCAL_CODE/triggers or among ours; it is not run",
                     )
                 )
-    return Imported(settings, triggers, carried, notes)
+    unique = list(dict.fromkeys(notes))  # an ENABLE entry given twice (e.g. Shell) is named once
+    return Imported(settings, triggers, carried, unique)
