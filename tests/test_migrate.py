@@ -514,6 +514,8 @@ def test_migrate_a_gitolite3_site_gives_the_same_answers(tmp_path: Path, server:
     assert "not carried over: LOG_EXTRA: " in r.stderr
     assert f"linked {home}/bin/gitolite -> " in r.stdout  # and it says so
     assert shutil.which("gitolite", path=env["PATH"]) == f"{home}/bin/gitolite"
+    doctor = _run([*ours_cli, "doctor"], env)  # the checklist's last step finds nothing
+    assert doctor.returncode == 0 and "doctor: no problems found" in doctor.stdout, doctor.stdout
     (home / "rsh.log").unlink()
     forced = launcher.write_shell_launcher(str(home / ".gitolite"))  # authorized_keys' command
     after = probes([forced, "shell"], "our", "gl3")
