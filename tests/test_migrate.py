@@ -371,13 +371,15 @@ def test_migrate_a_gitolite3_site_gives_the_same_answers(tmp_path: Path, server:
     def probes(shell: list[str], tag: str, other: str) -> dict[str, object]:
         out: dict[str, object] = {}
         n = lambda text: _norm(text, home, tag, other)  # noqa: E731
-        for repo, user, perm in ACCESS:
-            out[f"access {repo} {user} {perm}"] = _run(
-                ["gitolite", "access", "-q", repo, user, perm], env
-            ).returncode
-        for line in CLI:
-            r = _run(["gitolite", *line.split()], env)
-            out[f"gitolite {line}"] = (r.returncode, n(r.stdout), n(r.stderr))
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(4) as pool:  # read-only probes: at once, answers in order
+            single = pool.map(lambda a: _run(["gitolite", "access", "-q", *a], env), ACCESS)
+            for (repo, user, perm), r in zip(ACCESS, single, strict=True):
+                out[f"access {repo} {user} {perm}"] = r.returncode
+            cli = pool.map(lambda line: _run(["gitolite", *line.split()], env), CLI)
+            for line, r in zip(CLI, cli, strict=True):
+                out[f"gitolite {line}"] = (r.returncode, n(r.stdout), n(r.stderr))
         r = _run(["gitolite", "access", "%", "%", "W"], env, input=BATCH)
         out["gitolite access % % W (batch)"] = (r.returncode, n(r.stdout))
         # ssh commands, stateful ones on this phase's twin repos
