@@ -515,6 +515,7 @@ def test_migrate_a_gitolite3_site_gives_the_same_answers(tmp_path: Path, server:
         assert f"carried over: {carried}" in r.stdout, carried
     assert "not carried over: LOG_EXTRA: " in r.stderr
     assert f"linked {home}/bin/gitolite -> " in r.stdout  # and it says so
+    assert "now check with `gitolite-triggers doctor`" in r.stdout
     assert shutil.which("gitolite", path=env["PATH"]) == f"{home}/bin/gitolite"
     doctor = _run([*ours_cli, "doctor"], env)  # the checklist's last step finds nothing
     assert doctor.returncode == 0 and "doctor: no problems found" in doctor.stdout, doctor.stdout

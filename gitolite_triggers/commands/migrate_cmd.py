@@ -231,9 +231,8 @@ def migrate(dry_run: bool, backup: str | None) -> int:
     rc = load_rc()
     rc.apply_process_settings()
     status = compile_and_fire(rc)
-    print(
-        f"done; to roll back: gitolite-triggers migrate --rollback {steps and _backup_of(steps[0])}"
-    )
+    print("done; now check with `gitolite-triggers doctor` (docs/migrate.md has a checklist)")
+    print(f"to roll back: gitolite-triggers migrate --rollback {steps and _backup_of(steps[0])}")
     return status
 
 
