@@ -37,6 +37,8 @@ from gitolite_triggers.migrate.home import (
 )
 from gitolite_triggers.repos import HOOK_NAMES
 
+ABSENT = ".absent"  # beside bin-gitolite in a backup: there was no ~/bin/gitolite before
+
 
 def _home_from(settings: dict[str, object], home: str, perl_rc: str) -> Home:
     def get(key: str, default: str) -> str:
@@ -55,6 +57,7 @@ def _home_from(settings: dict[str, object], home: str, perl_rc: str) -> Home:
 
 def build_plan(backup: str | None) -> tuple[list[Step], list[str], list[str]]:
     """(steps, what carries over, what does not: 'NAME: meaning' lines)."""
+    from gitolite_triggers.commands.rc_cmd import _builtin_commands
     from gitolite_triggers.commands.setup_cmd import refresh_rc_d
     from gitolite_triggers.migrate.rcimport import plan_import, write_import
 
@@ -64,7 +67,7 @@ def build_plan(backup: str | None) -> tuple[list[Step], list[str], list[str]]:
         raise Fatal(
             f"{perl_rc} does not exist: this is not a gitolite v3 home (nothing to migrate)"
         )
-    first = plan_import(perl_rc)
+    first = plan_import(perl_rc, commands=_builtin_commands())
     home = _home_from(first.imported.settings, home_dir, perl_rc)
     conf = os.path.join(home.admin_base, "conf", "gitolite.conf")
     if not os.path.isfile(conf):
@@ -75,7 +78,11 @@ def build_plan(backup: str | None) -> tuple[list[Step], list[str], list[str]]:
     local_hooks = {
         name: [os.path.join(home.local_code or "", "hooks", "common", name)] for name in common
     }
-    written = plan_import(perl_rc, hooks=local_hooks) if local_hooks else first
+    written = (
+        plan_import(perl_rc, hooks=local_hooks, commands=_builtin_commands())
+        if local_hooks
+        else first
+    )
     repos = physical_repos(home.repo_base)
     rows, site = classify_hooks(home, repos)
     backup = backup or default_backup(home_dir)
@@ -150,20 +157,37 @@ def build_plan(backup: str | None) -> tuple[list[Step], list[str], list[str]]:
         link = os.path.join(home_dir, "bin", "gitolite")
 
         def put_on_path() -> None:
-            if os.path.lexists(link):
-                kept = os.path.join(backup, "bin-gitolite")
-                if os.path.islink(link):
-                    os.symlink(os.readlink(link), kept)
-                else:
-                    shutil.copy2(link, kept)
-            onpath(home_dir, home.admin_base, True)
+            kept = os.path.join(backup, "bin-gitolite")
+            if os.path.islink(link):
+                os.symlink(os.readlink(link), kept)
+            elif os.path.lexists(link):
+                shutil.copy2(link, kept, follow_symlinks=False)
+            else:  # rollback removes ours, so `gitolite` is gitolite's (/usr/bin) again
+                open(kept + ABSENT, "w").close()
+            said = onpath(home_dir, home.admin_base, True)
+            if said:
+                print(f"     {said}")
 
         steps.append(
-            Step(f"make {link} our gitolite command (gitolite's is backed up)", put_on_path)
+            Step(
+                f"make {link} our gitolite command (gitolite's, if any, is backed up);"
+                " ~/bin must come first on the account's PATH",
+                put_on_path,
+            )
         )
     carried = list(written.imported.carried) + [f"hooks: {n}" for n in common]
     carried += ["every repo, its gl-perms, gl-creator, description and refs (untouched)"]
     notes = [f"{n.name}: {n.meaning}" for n in written.imported.notes]
+    specific = os.path.join(home.local_code or "", "hooks", "repo-specific")
+    if (
+        home.local_code
+        and os.path.isdir(specific)
+        and not any(c.startswith("ENABLE repo-specific-hooks") for c in carried)
+    ):
+        notes.append(
+            f"{specific}: it exists, so conf 'option hook.*' lines now run its hooks"
+            " (gitolite ran them only with ENABLE 'repo-specific-hooks')"
+        )
     notes += [
         f"{h}: a hook of the repo's own, not gitolite's; kept as {h}{PRE_MIGRATE}, not run"
         for h in site
@@ -207,9 +231,8 @@ def migrate(dry_run: bool, backup: str | None) -> int:
     rc = load_rc()
     rc.apply_process_settings()
     status = compile_and_fire(rc)
-    print(
-        f"done; to roll back: gitolite-triggers migrate --rollback {steps and _backup_of(steps[0])}"
-    )
+    print("done; now check with `gitolite-triggers doctor` (docs/migrate.md has a checklist)")
+    print(f"to roll back: gitolite-triggers migrate --rollback {steps and _backup_of(steps[0])}")
     return status
 
 
@@ -257,8 +280,11 @@ def rollback(backup: str) -> int:
             else:
                 shutil.copy2(os.path.join(backup, "repo-hooks", repo, name), path)
     kept = os.path.join(backup, "bin-gitolite")
+    link = os.path.join(home.home, "bin", "gitolite")
+    if os.path.exists(kept + ABSENT) and os.path.islink(link):
+        os.unlink(link)  # migrate made it; without it `gitolite` is gitolite's again
+        print(f"removed {link} (migrate made it)")
     if os.path.lexists(kept):
-        link = os.path.join(home.home, "bin", "gitolite")
         if os.path.lexists(link):
             os.unlink(link)
         if os.path.islink(kept):

@@ -27,6 +27,13 @@ from gitolite_triggers.errors import Fatal
 from gitolite_triggers.rc import Rc, build, load_rc, source_files
 
 
+def _builtin_commands() -> frozenset[str]:
+    """The ssh commands this version has (an import names an ENABLE'd one it lacks)."""
+    from gitolite_triggers.shell.commands import BUILTIN
+
+    return frozenset(BUILTIN)
+
+
 def _show_entries(entries: list[dict[str, Any]], indent: str = "  ") -> None:
     for e in entries:
         extra = []
@@ -116,7 +123,7 @@ def import_rc(perl_rc: str, overlays: list[str], dry_run: bool, quiet: bool) -> 
     from gitolite_triggers.commands.setup_cmd import refresh_rc_d
     from gitolite_triggers.migrate.rcimport import plan_import, write_import
 
-    written = plan_import(perl_rc, tuple(overlays))
+    written = plan_import(perl_rc, tuple(overlays), commands=_builtin_commands())
     if dry_run:
         print(f"# would write {paths.rc_file()}:")
         print(written.main_text, end="")

@@ -53,6 +53,22 @@ def _resolvable(program: str, local_code: str | None) -> bool:
     return True
 
 
+def _command_checker(builtin: frozenset[str]) -> Any:
+    """``command_available(name, local_code)`` for ``map_rc``: one of ``builtin`` (the ssh
+    commands this version has; the caller, a command-line module, names them) or an
+    executable ``LOCAL_CODE/commands/NAME``, as the shell looks them up."""
+
+    def available(name: str, local_code: str | None) -> bool:
+        if name in builtin:
+            return True
+        if not local_code or "/" in name or name.startswith("."):
+            return False
+        path = os.path.join(paths.expand(local_code), "commands", name)
+        return os.path.isfile(path) and os.access(path, os.X_OK)
+
+    return available
+
+
 def _valid_alone(key: str, value: Any) -> str | None:
     """None when our schema accepts ``key: value``; else the validator's message."""
     import yaml
@@ -74,15 +90,20 @@ def _render(header: str, data: dict[str, Any]) -> str:
 
 
 def plan_import(
-    perl_rc: str, overlays: tuple[str, ...] = (), hooks: dict[str, list[str]] | None = None
+    perl_rc: str,
+    overlays: tuple[str, ...] = (),
+    hooks: dict[str, list[str]] | None = None,
+    commands: frozenset[str] | None = None,
 ) -> Written:
     """Evaluate ``perl_rc`` and map it; nothing is written.
 
     ``hooks`` (hook name -> programs) is added to the fragment's ``hooks:`` lists: migrate
-    carries LOCAL_CODE's common hooks there.
+    carries LOCAL_CODE's common hooks there. ``commands``: the built-in ssh commands, so an
+    ENABLE'd command that exists neither there nor in LOCAL_CODE/commands is named.
     """
     rc = read_perl_rc(perl_rc, overlays)
-    imported = map_rc(rc, _schema_keys(), _resolvable)
+    checker = _command_checker(commands) if commands is not None else None
+    imported = map_rc(rc, _schema_keys(), _resolvable, checker)
     if hooks:
         imported.triggers["hooks"] = {k: list(v) for k, v in hooks.items()}
     settings: dict[str, Any] = {}

@@ -64,10 +64,8 @@ FEATURE_MEANINGS: dict[str, str] = {
     "no-create-on-read": "a wild repo is still created by a read (clone/fetch) of a user with C",
     "no-auto-create": "a wild repo is still created on first access by a user with C",
     "ssh-authkeys-split": "keys holding several lines are not split; put one key per file",
-    "set-default-roles": "default roles are not set on new wild repos by this trigger",
     "create-with-reference": "new repos do not get an alternates reference",
     "cgit": "no cgit description files are written",
-    "repo-specific-hooks": "conf 'option hook.*' lines are handled by the rules, not by an rc feature",
 }
 
 # gitolite settings with no equivalent here, and what that means.
@@ -94,6 +92,34 @@ SETTING_MEANINGS: dict[str, str] = {
     "HOSTNAME": "%HOSTNAME in the conf is not replaced",
     "SSH_AUTHKEYS_SPLIT": "keys holding several lines are not split",
 }
+
+REPO_HOOKS_WITHOUT_LOCAL_CODE = (
+    "the rc sets no LOCAL_CODE, so there is no LOCAL_CODE/hooks/repo-specific/ to run hooks from;"
+    " conf 'option hook.*' lines do nothing until LOCAL_CODE is set and that folder exists"
+)
+
+# gitolite's own ssh commands that have no counterpart here, and what that means.
+COMMAND_MEANINGS: dict[str, str] = {
+    "mirror": "mirroring commands; no mirroring here",
+    "readme": "users cannot read or write a repo's README.html",
+    "sskm": "users cannot manage their own ssh keys; the admin adds keys in keydir/",
+    "lock": "no file locking (git-annex/lfs style) for binary files",
+    "ukm": "users cannot manage keys; the admin adds keys in keydir/",
+    "htpasswd": "no http passwords are set (smart-http is not supported)",
+    "git-annex-shell": "git-annex is not served",
+    "who-pushed": "users cannot ask who pushed a commit (the log still records pushes)",
+    "config": "users cannot set a wild repo's config keys over ssh",
+}
+
+
+def _missing_command(name: str) -> str:
+    why = COMMAND_MEANINGS.get(name, "")
+    tail = f" ({why})" if why else ""
+    return (
+        f"the ssh command '{name}' is neither built in nor in LOCAL_CODE/commands; users who"
+        f" run it are refused{tail}"
+    )
+
 
 TRIGGER_LISTS = (
     "INPUT",
@@ -149,11 +175,15 @@ def map_rc(
     rc: dict[str, Any],
     schema_keys: set[str],
     resolvable: Any,
+    command_available: Any = None,
 ) -> Imported:
     """Map ``rc`` (gitolite's %RC) onto our rc.
 
     ``schema_keys`` are the top-level settings our rc schema accepts; ``resolvable(program,
-    local_code)`` says whether our runner can find a program of that name.
+    local_code)`` says whether our runner can find a program of that name;
+    ``command_available(name, local_code)`` whether an ssh command of that name exists here
+    (a built-in or LOCAL_CODE/commands/NAME; None: not checked). An ENABLE'd command that
+    does not exist is named, and left out of COMMANDS.
     """
     settings: dict[str, Any] = {}
     triggers: dict[str, Any] = {}
@@ -182,11 +212,22 @@ def map_rc(
 
     # ENABLE: features and commands
     commands: list[str] = []
+    local_code = rc.get("LOCAL_CODE") if isinstance(rc.get("LOCAL_CODE"), str) else None
     for name, entry in zip(names, enable, strict=True):
         if name in SHIPPED_FEATURES:
             carried.append(f"ENABLE {name}")
+        elif name == "set-default-roles":  # our built-in program of the same name
+            triggers.setdefault("POST_CREATE", []).append("set-default-roles")
+            carried.append(f"ENABLE {name} (POST_CREATE: set-default-roles)")
+        elif name == "repo-specific-hooks":
+            if local_code:  # on while LOCAL_CODE/hooks/repo-specific/ exists (repohooks.py)
+                carried.append(f"ENABLE {name} (on while LOCAL_CODE/hooks/repo-specific/ exists)")
+            else:
+                notes.append(Note(f"ENABLE {name}", REPO_HOOKS_WITHOUT_LOCAL_CODE))
         elif name in FEATURE_MEANINGS:
             notes.append(Note(f"ENABLE {name}", FEATURE_MEANINGS[name]))
+        elif command_available is not None and not command_available(name, local_code):
+            notes.append(Note(f"ENABLE {name}", _missing_command(name)))
         elif "COMMANDS" in schema_keys:  # the rc's COMMANDS gates every command, as ENABLE does
             commands.append(entry)
             carried.append(f"ENABLE {name}")
@@ -262,4 +303,5 @@ def map_rc(
                         f"no program '{program}' in LOCAL_CODE/triggers or among ours; it is not run",
                     )
                 )
-    return Imported(settings, triggers, carried, notes)
+    unique = list(dict.fromkeys(notes))  # an ENABLE entry given twice (e.g. Shell) is named once
+    return Imported(settings, triggers, carried, unique)
