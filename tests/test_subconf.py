@@ -141,3 +141,39 @@ def test_delegation_through_real_admin_pushes(server: Server, tmp_path: Path) ->
     assert p.returncode != 0
     assert "W VREF/NAME/conf/gitolite.conf gitolite-admin u2 DENIED by VREF/NAME/" in p.stderr
     assert not can("r1a", "u6")
+
+
+# --- hostile sub-admins (docs/security.md, "subconf delegation") ---------------------------
+
+HOSTILE_MAIN = """
+repo gitolite-admin
+    RW+ = admin
+@sales = sales/..*
+subconf "sales.conf"
+repo after-sales
+    RW = u9
+"""
+
+
+def _sub_compile(server: Server, sales: str) -> None:
+    conf = server.admin_base / "conf"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "gitolite.conf").write_text(HOSTILE_MAIN)
+    (conf / "sales.conf").write_text(sales)
+    done = server.cli("compile")
+    assert done.returncode == 0, done.stderr
+
+
+def _can(server: Server, repo: str, user: str, perm: str = "W") -> bool:
+    return server.cli("access", "-q", repo, user, perm, "any").returncode == 0
+
+
+def test_subconf_starts_without_the_main_confs_repo_context(server: Server) -> None:
+    """A subconf whose first lines are rules (no ``repo`` line yet) must not add them to
+    the main conf's last repos (gitolite-admin here), nor leak its own into the main conf's
+    later lines."""
+    _sub_compile(server, "RW+ = mallory\noption hook.pre-receive = x\nrepo sales/a\n  RW = u1\n")
+    assert not _can(server, "gitolite-admin", "mallory")
+    assert _can(server, "sales/a", "u1") and not _can(server, "gitolite-admin", "u1")
+    assert _can(server, "after-sales", "u9") and not _can(server, "sales/a", "u9")
+

@@ -518,6 +518,8 @@ def parse_conf(
         if _SKIP_BEGIN.match(line):
             skipping = True
             continue
+        if sub != parser.subconf:  # a subconf starts (and ends) outside any repo block:
+            parser.repolist = []  # its first rules must not land on the main conf's repos
         parser.subconf = sub
         try:
             parser.line(f, n, line)
