@@ -177,3 +177,25 @@ def test_subconf_starts_without_the_main_confs_repo_context(server: Server) -> N
     assert _can(server, "sales/a", "u1") and not _can(server, "gitolite-admin", "u1")
     assert _can(server, "after-sales", "u9") and not _can(server, "sales/a", "u9")
 
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "sales/x|gitolite-admin",
+        "sales/.*|.*",
+        "sales/x|gitolite-admin|y",
+        "sales/(x)|gitolite-admin",
+        r"sales/\Q(\E|gitolite-admin",
+        "sales/[]x]|gitolite-admin",
+    ],
+)
+def test_subconf_pattern_cannot_escape_its_group_by_alternation(
+    server: Server, item: str
+) -> None:
+    """``sales/x|gitolite-admin`` matches ``^sales/..*$`` as a string, but as a pattern
+    (``^sales/x|gitolite-admin$``) it matches gitolite-admin: refused in a subconf."""
+    _sub_compile(server, f"repo {item}\n    RW+ = eve\nrepo sales/ok\n    RW+ = eve\n")
+    assert not _can(server, "gitolite-admin", "eve")
+    assert not _can(server, "gitolite-admin", "eve", "R")
+    assert _can(server, "sales/ok", "eve")

@@ -272,6 +272,31 @@ class _Reader:
             yield from self.lines_of(self.show(rel), data, ident, name)
 
 
+def _top_level_alternation(pattern: str) -> bool:
+    """Does ``pattern`` hold a ``|`` outside every group and character class? Such a
+    pattern is anchored as ``^a|b$``: its second branch escapes the ``^``. A ``\\Q``
+    (RE2's quoting, which would hide a ``(`` from this scan) counts as one too."""
+    if "\\Q" in pattern:
+        return True
+    depth, in_class, escaped = 0, False, False
+    for c in pattern:
+        if escaped:
+            escaped = False
+        elif c == "\\":
+            escaped = True
+        elif in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth = max(depth - 1, 0)
+        elif c == "|" and depth == 0:
+            return True
+    return False
+
+
 class _Parser:
     def __init__(self, parsed: Parsed, roles: set[str], config_keys: list[re.Pattern[str]]) -> None:
         self.p = parsed
@@ -354,6 +379,10 @@ class _Parser:
         sub = self.subconf
         if sub == MASTER or item in (sub, "@" + sub):
             return True
+        if _top_level_alternation(item):
+            # ``sales/x|gitolite-admin`` matches ``^sales/..*$`` as a string, yet as a
+            # pattern (``^sales/x|gitolite-admin$``) it matches gitolite-admin too
+            return False
         for member, where in sorted(self.origin.get("@" + sub, {}).items()):
             if where != MASTER:
                 continue
