@@ -122,3 +122,24 @@ def test_compile_template_data_by_hand(server: Server) -> None:
     perms.write_text("READERS = u9\n")
     assert compile_template_data(load_rc()) == ["bad line:     bad line; skipped = u9"]
     assert perms.read_text() == want
+
+
+def test_subconf_file_cannot_attach_templates_to_other_repos(server: Server) -> None:
+    """A sub-admin's fragment (read as a subconf) may only name its own group's repos, so
+    its template-data cannot put gitolite-admin (or any repo) under a template, give it
+    roles, or create repos: such blocks are skipped with a warning."""
+    server.write_rc("ROLES: [" + ", ".join(ROLES) + "]\n")
+    conf = server.admin_base / "conf"
+    (conf / "fragments").mkdir(parents=True)
+    (conf / "gitolite.conf").write_text(CONF + '@u1r = r1a\nsubconf "fragments/*.conf"\n')
+    (conf / "fragments" / "u1r.conf").write_text(
+        "=begin template-data\nrepo gitolite-admin r1a newrepo = CORE\n    OWNERS = eve\n=end\n"
+    )
+    p = server.cli("compile")
+    assert p.returncode == 0, p.stderr
+    assert "conf/fragments/u1r.conf" in p.stderr and "template-data" in p.stderr
+    admin = server.repo_base / "gitolite-admin.git"
+    assert not (admin / "gl-repo-groups").exists() and not (admin / "gl-perms").exists()
+    assert not (server.repo_base / "newrepo.git").exists()
+    assert server.cli("access", "-q", "gitolite-admin", "eve", "W", "any").returncode != 0
+    assert (server.repo_base / "ta.git" / "gl-perms").is_file()  # the main conf's still apply

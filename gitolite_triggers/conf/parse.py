@@ -93,6 +93,7 @@ class Parsed:
     rule_info: list[tuple[int, str, int]] = field(default_factory=list)  # seq, file, line
     warnings: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    subconf_files: list[str] = field(default_factory=list)  # read as a sub-admin's subconf
     nlines: int = 0
     seq: int = 0
 
@@ -179,6 +180,8 @@ class _Reader:
     ) -> Iterator[tuple[str, int, str, str]]:
         self.seen.add(ident)
         self.parsed.files.append(shown)
+        if sub != MASTER:
+            self.parsed.subconf_files.append(shown)
         text = data.decode("utf-8", errors="surrogateescape")
         for lineno, raw in enumerate(text.split("\n"), 1):
             line = cleanup(raw)
