@@ -291,7 +291,7 @@ def test_conf_parses_or_names_file_and_line(
             assert str(tmp_path_factory.getbasetemp()) not in message
 
 
-SUB_TOKENS = ["sales/", "x", "..*", ".*", "|", "(", ")", "[", "]", "\\Q", "\\E", "\\", "?", "$", "^"]
+SUB_TOKENS = ["sales/", "x", "..*", ".*", "|", "(", ")", "[", "]", "\\Q", "\\E", "\\", "?", "$", "^"]  # fmt: skip
 OUTSIDE = ["gitolite-admin", "x", "salesx", "other/sales/y", ""]
 
 

@@ -178,7 +178,6 @@ def test_subconf_starts_without_the_main_confs_repo_context(server: Server) -> N
     assert _can(server, "after-sales", "u9") and not _can(server, "sales/a", "u9")
 
 
-
 @pytest.mark.parametrize(
     "item",
     [
@@ -190,9 +189,7 @@ def test_subconf_starts_without_the_main_confs_repo_context(server: Server) -> N
         "sales/[]x]|gitolite-admin",
     ],
 )
-def test_subconf_pattern_cannot_escape_its_group_by_alternation(
-    server: Server, item: str
-) -> None:
+def test_subconf_pattern_cannot_escape_its_group_by_alternation(server: Server, item: str) -> None:
     """``sales/x|gitolite-admin`` matches ``^sales/..*$`` as a string, but as a pattern
     (``^sales/x|gitolite-admin$``) it matches gitolite-admin: refused in a subconf."""
     _sub_compile(server, f"repo {item}\n    RW+ = eve\nrepo sales/ok\n    RW+ = eve\n")
