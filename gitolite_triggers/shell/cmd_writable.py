@@ -84,5 +84,9 @@ def writes_disabled(rc: Rc, repo: str) -> str | None:
                 text = f.read(MAX_MESSAGE)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             continue
-        return text.rstrip("\n") or "sorry, writes are currently disabled (no more info available)"
+        text = text.rstrip("\n")
+        if not text:
+            return "sorry, writes are currently disabled (no more info available)"
+        # the owner's text goes to every pusher's terminal: no escape sequences
+        return "".join(c if c.isprintable() or c in "\n\t" else "?" for c in text)
     return None
