@@ -196,3 +196,27 @@ def test_subconf_pattern_cannot_escape_its_group_by_alternation(server: Server, 
     assert not _can(server, "gitolite-admin", "eve")
     assert not _can(server, "gitolite-admin", "eve", "R")
     assert _can(server, "sales/ok", "eve")
+
+
+def test_subconf_cannot_swallow_a_file_the_main_conf_includes_later(server: Server) -> None:
+    """A sub-admin's fragment that includes a file the main conf includes after the
+    subconf (its deny rules, say) must not use it up: read inside the subconf it is
+    restricted to the subconf's repos, and the main conf still reads it in full."""
+    conf = server.admin_base / "conf"
+    (conf / "fragments").mkdir(parents=True)
+    (conf / "gitolite.conf").write_text(
+        'repo gitolite-admin\n    RW+ = admin\n@u1r = sales/..*\nsubconf "fragments/*.conf"\n'
+        'include "denies.conf"\nrepo shared\n    RW+ = @all\n'
+    )
+    (conf / "denies.conf").write_text("repo shared\n    - = eve\n")
+    (conf / "fragments" / "u1r.conf").write_text('include "denies.conf"\n')
+    done = server.cli("compile")
+    assert done.returncode == 0, done.stderr
+
+    def push_ok(user: str) -> bool:
+        r = server.cli("access", "-q", "shared", user, "W", "refs/heads/master")
+        return r.returncode == 0
+
+    assert push_ok("alice")
+    assert not push_ok("eve")  # denies.conf's rule, read by the main conf
+

@@ -132,7 +132,10 @@ class _Reader:
         self.hostname = hostname
         self.parsed = parsed
         self.errors = errors
-        self.seen: set[tuple[int, int]] = set()
+        # (context, dev, ino): a file is read once per context (the main conf, or one
+        # subconf), so a sub-admin's include cannot use up a file the main conf reads later
+        self.seen: set[tuple[str, int, int]] = set()
+        self.master_files: set[str] = set()
         self.prefixed: dict[str, dict[str, str]] = {}  # subconf -> @group -> @sub.group
 
     def show(self, name: str) -> str:
@@ -178,10 +181,12 @@ class _Reader:
     def lines_of(
         self, shown: str, data: bytes, ident: tuple[int, int], sub: str = MASTER
     ) -> Iterator[tuple[str, int, str, str]]:
-        self.seen.add(ident)
+        self.seen.add((sub, *ident))
         self.parsed.files.append(shown)
         if sub != MASTER:
             self.parsed.subconf_files.append(shown)
+        else:
+            self.master_files.add(shown)
         text = data.decode("utf-8", errors="surrogateescape")
         for lineno, raw in enumerate(text.split("\n"), 1):
             line = cleanup(raw)
@@ -262,15 +267,12 @@ class _Reader:
             except OSError as e:
                 self.errors.append((shown, lineno, f"cannot read '{rel}': {e.strerror or e}"))
                 continue
-            if ident in self.seen:
-                self.parsed.warnings.append(f"{shown}:{lineno}: {rel} already included")
-                continue
-            if new_sub is None:
-                yield from self.lines_of(self.show(rel), data, ident, sub)
-                continue
-            name = new_sub or base.group(1)
+            name = sub if new_sub is None else new_sub or base.group(1)
             if not _SUBCONF_NAME.match(name):
                 self.errors.append((shown, lineno, f"bad subconf '{name}'"))
+                continue
+            if (name, *ident) in self.seen:
+                self.parsed.warnings.append(f"{shown}:{lineno}: {rel} already included")
                 continue
             yield from self.lines_of(self.show(rel), data, ident, name)
 
@@ -559,6 +561,7 @@ def parse_conf(
             errors.append((f, n, str(e)))
             if len(errors) >= _MAX_ERRORS:
                 break
+    parsed.subconf_files = [f for f in parsed.subconf_files if f not in reader.master_files]
     for sub, names in sorted(parser.ignored.items()):
         parsed.warnings.append(
             f"subconf '{sub}' attempting to set access for {', '.join(sorted(names))}"
