@@ -220,3 +220,14 @@ def test_subconf_cannot_swallow_a_file_the_main_conf_includes_later(server: Serv
     assert push_ok("alice")
     assert not push_ok("eve")  # denies.conf's rule, read by the main conf
 
+
+def test_a_fragment_named_master_gets_no_full_rights(tmp_path: Path) -> None:
+    """``subconf "fragments/*.conf"`` names each subconf after its file: a sub-admin's
+    ``fragments/master.conf`` would be the main conf itself (gitolite's name for it)."""
+    with pytest.raises(ConfError) as e:
+        _parse(
+            tmp_path,
+            'repo gitolite-admin\n  RW+ = admin\nsubconf "m*.conf"\n',
+            {"master.conf": "repo gitolite-admin\n  RW+ = eve\n"},
+        )
+    assert "bad subconf 'master'" in str(e.value)

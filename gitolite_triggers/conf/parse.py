@@ -268,6 +268,9 @@ class _Reader:
                 self.errors.append((shown, lineno, f"cannot read '{rel}': {e.strerror or e}"))
                 continue
             name = sub if new_sub is None else new_sub or base.group(1)
+            if new_sub == "" and name == MASTER:  # a file called master.conf: no full rights
+                self.errors.append((shown, lineno, f"bad subconf '{name}' (from '{rel}')"))
+                continue
             if not _SUBCONF_NAME.match(name):
                 self.errors.append((shown, lineno, f"bad subconf '{name}'"))
                 continue
