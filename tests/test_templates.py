@@ -143,3 +143,25 @@ def test_subconf_file_cannot_attach_templates_to_other_repos(server: Server) -> 
     assert not (server.repo_base / "newrepo.git").exists()
     assert server.cli("access", "-q", "gitolite-admin", "eve", "W", "any").returncode != 0
     assert (server.repo_base / "ta.git" / "gl-perms").is_file()  # the main conf's still apply
+
+
+def test_templates_never_write_outside_the_repo_base(server: Server, tmp_path: Path) -> None:
+    """A symlink in the repo base (a repo, or a folder) that leads outside: template-data
+    naming it neither creates a repo out there nor writes gl-perms/gl-repo-groups into one."""
+    import subprocess
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    subprocess.run(["git", "init", "-q", "--bare", str(outside / "real.git")], check=True)
+    server.repo_base.mkdir(parents=True, exist_ok=True)
+    (server.repo_base / "evil.git").symlink_to(outside / "real.git")
+    (server.repo_base / "linkdir").symlink_to(outside)
+    server.write_rc("ROLES: [" + ", ".join(ROLES) + "]\n")
+    (server.admin_base / "conf").mkdir(parents=True)
+    (server.admin_base / "conf" / "gitolite.conf").write_text(
+        CONF + "=begin template-data\nrepo evil linkdir/new = CORE\n    OWNERS = eve\n=end\n"
+    )
+    server.cli("compile")
+    assert sorted(p.name for p in outside.iterdir()) == ["real.git"]
+    assert not (outside / "real.git" / "gl-perms").exists()
+    assert not (outside / "real.git" / "gl-repo-groups").exists()

@@ -147,6 +147,8 @@ def _write_one(rc: Rc, repo: str, block: Block, fire: bool) -> None:
     from gitolite_triggers.atomicfile import write_atomic
 
     path = f"{rc.repo_base}/{repo}.git"
+    if not repos.inside_repo_base(rc, path):  # a symlink in the base leads elsewhere
+        return
     if not os.path.isdir(path):
         repos.init_bare(rc, repo)
         write_atomic(f"{path}/gl-creator", CREATOR.encode())  # as gitolite: no newline
