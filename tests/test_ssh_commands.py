@@ -233,3 +233,17 @@ def test_writable_message_reaches_pushers_without_terminal_controls(account: Ser
     assert "back\tsoon" in r.stderr and "line two" in r.stderr
     shown = r.stderr.replace("\n", "").replace("\t", "")
     assert shown.isprintable(), repr(r.stderr)
+
+
+def test_writable_message_that_is_not_utf8_is_taken(account: Server) -> None:
+    """The message comes from the client's stdin as bytes: invalid UTF-8 is replaced, not an
+    internal error."""
+    account.write_rc(f"LOCAL_CODE: {account.home / 'local'}\nCOMMANDS: [create, writable]\n")
+    assert ssh(account, "alice", "create dev/alice/u").returncode == 0
+    forced = launcher.write_shell_launcher(str(account.admin_base))
+    env = {**account.env, "SSH_ORIGINAL_COMMAND": "writable dev/alice/u off"}
+    r = subprocess.run([forced, "shell", "alice"], env=env, input=b"down \xff\xfe now\n",
+                       capture_output=True, timeout=60)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    r = ssh(account, "alice", "git-receive-pack 'dev/alice/u'")
+    assert r.returncode != 0 and "FATAL: down \ufffd\ufffd now" in r.stderr, r.stderr

@@ -67,7 +67,8 @@ def run(rc: Rc, user: str | None, args: list[str]) -> int:
     message = " ".join(args[2:])
     if not message:
         print("...please type the message to be shown to users:", file=sys.stderr)
-        message = sys.stdin.read(MAX_MESSAGE)
+        # the client's bytes: read as bytes (bounded), any invalid UTF-8 replaced
+        message = sys.stdin.buffer.read(MAX_MESSAGE).decode("utf-8", "replace")
     from gitolite_triggers.atomicfile import AS_OPEN, write_atomic
 
     for t in targets:
