@@ -59,10 +59,8 @@ def run(
     names = names_for(rc, repo, hook)
     if not names:
         return 0
-    import subprocess
-
     from gitolite_triggers import glog, localcode
-    from gitolite_triggers.runner import trigger_env
+    from gitolite_triggers.runner import TimedOut, run_site_program, trigger_env
 
     env = trigger_env(rc, repo=repo, user=user)
     failed = 0
@@ -79,11 +77,16 @@ def run(
             if hook == "pre-receive":
                 return failed
             continue
-        sys.stdout.flush()
-        sys.stderr.flush()
-        status = subprocess.run(  # argv list, no shell; output goes to the pusher
-            [program, *argv], input=stdin if hook != "post-update" else b"", env=env, check=False
-        ).returncode
+        try:  # argv list, no shell, own process group, the hook's timeout
+            status, _ = run_site_program(
+                [program, *argv],
+                env,
+                rc.timeout_for(hook, {}),
+                stdin_data=stdin if hook != "post-update" else b"",
+            )
+        except TimedOut as e:
+            print(f"FATAL: repo-specific {hook} hook '{name}' {e}", file=sys.stderr)
+            status = 124
         if status:
             glog.log(rc, "warn", f"repo-specific {hook} hook '{name}' for {repo}: exit {status}")
             if hook == "pre-receive":

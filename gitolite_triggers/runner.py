@@ -397,5 +397,89 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
+class TimedOut(Exception):
+    """``run_site_program``'s program ran past its timeout; its process group was killed."""
+
+
+def run_site_program(
+    argv: list[str],
+    env: dict[str, str],
+    timeout: float | None,
+    stdin_data: bytes | None = None,
+    capture_limit: int | None = None,
+) -> tuple[int, bytes]:
+    """Run a program the conf names (a VREF helper, a repo-specific hook) as trigger
+    programs run: its own process group, killed whole at ``timeout`` (raises TimedOut)
+    or when the session ends. ``stdin_data`` is fed to it (else /dev/null); with
+    ``capture_limit`` its stdout is read, at most that many bytes plus one (then the group
+    is killed: the caller sees the excess and refuses). Returns (status, stdout)."""
+    import subprocess
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    proc = subprocess.Popen(  # argv list, never a shell
+        argv,
+        stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE if capture_limit is not None else None,
+        env=env,
+        start_new_session=True,  # its own process group: killed whole, never orphaned
+    )
+    restore = _end_on_signals(f"program '{argv[0]}' (process group {proc.pid}) killed")
+    deadline = None if timeout is None else time.monotonic() + timeout
+    out = b""
+    try:
+        if capture_limit is not None:
+            out = _read_until(proc, capture_limit, deadline)
+            if len(out) > capture_limit:
+                _kill_group(proc)
+                return proc.returncode or 1, out
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if stdin_data is not None:
+            try:
+                proc.communicate(stdin_data, timeout=left)
+            except BrokenPipeError:
+                proc.wait(timeout=left)
+        else:
+            proc.wait(timeout=left)
+    except subprocess.TimeoutExpired:
+        restore()
+        _kill_group(proc)
+        raise TimedOut(f"timed out after {timeout:g}s and was killed") from None
+    except BaseException:  # the session ended, or ^C: the group goes with us
+        restore()
+        _kill_group(proc)
+        raise
+    finally:
+        restore()
+    code = proc.returncode
+    return (code if code >= 0 else 128 - code), out
+
+
+def _read_until(proc: subprocess.Popen[bytes], limit: int, deadline: float | None) -> bytes:
+    """``proc``'s stdout up to EOF or ``limit`` + 1 bytes; TimeoutExpired at ``deadline``."""
+    import select
+    import subprocess
+
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    chunks: list[bytes] = []
+    size = 0
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP)
+    while size <= limit:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            raise subprocess.TimeoutExpired(proc.args, 0)
+        if not poller.poll(None if left is None else int(left * 1000) + 1):
+            continue
+        chunk = os.read(fd, min(65536, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    proc.stdout.close()
+    return b"".join(chunks)
+
+
 class _CannotStart(Exception):
     """The program exists but could not be started (bad interpreter, permissions...)."""

@@ -292,6 +292,12 @@ def test_the_systemd_units_command_line_delivers(bk) -> None:  # type: ignore[no
     assert r.returncode == 0 or str(r.returncode) in service["SuccessExitStatus"].split(), r.stderr
     assert [b["commit"] for b in si.builds()] == [sha]
     assert spool.ids("pending") == []
+    # hardening (docs/security.md): what the unit must keep, none of which blocks delivery
+    for key, value in (("NoNewPrivileges", "yes"), ("ProtectSystem", "full"),
+                       ("PrivateDevices", "yes"), ("RestrictSUIDSGID", "yes"),
+                       ("CapabilityBoundingSet", ""), ("UMask", "0077")):  # fmt: skip
+        assert service.get(key) == value, key
+    assert "ProtectHome" not in service  # HOME (spool, log) must stay writable
     timer = configparser.ConfigParser(strict=False, interpolation=None)
     timer.read(UNIT.with_suffix(".timer"))
     assert timer["Timer"]["OnBootSec"] and timer["Install"]["WantedBy"] == "timers.target"

@@ -3,6 +3,7 @@ then parsed (buildkite/pushopts.py) into skip, variables and notes, whatever the
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -43,7 +44,23 @@ def test_parse_never_fails_and_only_keeps_safe_variables(options: list[str]) -> 
     p = pushopts.parse(options)
     for key, value in p.variables.items():
         assert pushopts.is_env_name(key) and not key.upper().startswith("BUILDKITE")
+        assert not pushopts.steers_the_agent(key)
         assert not any(ord(c) < 32 or ord(c) == 127 for c in value)
     for note in p.notes:
         assert all(32 <= ord(c) < 127 for c in note), note
     assert len(p.notes) <= len(options) + 1
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["GIT_SSH_COMMAND", "git_ssh", "LD_PRELOAD", "DYLD_INSERT_LIBRARIES", "BASH_ENV", "ENV",
+     "PATH", "HOME", "SSH_AUTH_SOCK", "NODE_OPTIONS", "PYTHONPATH", "PERL5OPT", "RUBYOPT",
+     "JAVA_TOOL_OPTIONS", "PROMPT_COMMAND", "IFS", "SHELLOPTS"],
+)  # fmt: skip
+def test_variables_that_steer_the_agents_own_processes_are_refused(key: str) -> None:
+    """A pusher's variable must not change how the agent checks out or runs hooks (git's
+    ssh command, the dynamic loader, the shell's startup file...): with the agent's own
+    credentials, before any step of the pipeline runs."""
+    p = pushopts.parse([f"ci.variable={key}=x", "ci.variable=DEPLOY_ENV=staging"])
+    assert p.variables == {"DEPLOY_ENV": "staging"}
+    assert len(p.notes) == 1 and "ignored" in p.notes[0]

@@ -291,6 +291,37 @@ def test_conf_parses_or_names_file_and_line(
             assert str(tmp_path_factory.getbasetemp()) not in message
 
 
+SUB_TOKENS = ["sales/", "x", "..*", ".*", "|", "(", ")", "[", "]", "\\Q", "\\E", "\\", "?", "$", "^"]  # fmt: skip
+OUTSIDE = ["gitolite-admin", "x", "salesx", "other/sales/y", ""]
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(SUB_TOKENS), min_size=1, max_size=8).map("".join))
+def test_subconf_repo_pattern_never_reaches_outside_its_group(
+    tmp_path_factory: pytest.TempPathFactory, item: str
+) -> None:
+    """Whatever a sub-admin writes on a ``repo`` line, a pattern the parse keeps for it
+    matches only names the main conf's ``@sales = sales/..*`` covers."""
+    from gitolite_triggers import linear_re
+
+    d = tmp_path_factory.mktemp("conf")
+    (d / "gitolite.conf").write_text('@sales = sales/..*\nsubconf "sales.conf"\n')
+    (d / "sales.conf").write_text(f"repo {item}\n    RW+ = eve\n")
+    try:
+        parsed = timed(parse_conf, d)
+    except ConfError:
+        return
+    for key, rules in parsed.repos.items():
+        if "eve" not in rules or key == "sales":
+            continue
+        try:
+            rx = linear_re.compile("^" + key + "$")
+        except linear_re.RegexError:
+            continue
+        for name in OUTSIDE:
+            assert rx.search(name) is None, (item, key, name)
+
+
 # ---------------------------------------------------------------- the log
 
 

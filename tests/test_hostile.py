@@ -274,3 +274,68 @@ def test_local_push_without_wrapper_is_refused_unless_bypassed(
     assert push.returncode == 0, push.stderr
     log = server.log_text()
     assert "\tbypass\trefs/heads/main\t" in log
+
+
+# ---------------------------------------------------------------- the new ssh commands, enabled
+
+ALL_COMMANDS = "COMMANDS: [help, info, perms, desc, writable, D, create, fork, symbolic-ref]\n"
+ENABLED_HOSTILE = [
+    "D restore ../x/2026",
+    "D restore /etc/2026-01-01",
+    "D restore evil/2026-01-01",
+    "D restore linkdir/real/2026-01-01",
+    "D restore alice/x/..",
+    "D restore alice/x/2026:01/",
+    "D rm evil",
+    "D unlock linkdir/real",
+    "D trash linkdir/real",
+    "D trash alice//x",
+    "fork evil alice/f",
+    "fork linkdir/real alice/f",
+    "fork linkdir/existing alice/f",
+    "fork pub linkdir/new",
+    "fork pub evil",
+    "create linkdir/new",
+    "create linkdir/sub/new",
+    "perms -c linkdir/new4 + READERS bob",
+    "create evil",
+    "create alice/x.git/y",
+    "symbolic-ref evil HEAD refs/heads/x",
+    "symbolic-ref linkdir/real HEAD",
+    "symbolic-ref pub HEAD refs/heads/--upload-pack=touch",
+    "symbolic-ref pub --short HEAD",
+    "desc linkdir/real x",
+    "perms -c linkdir/new + READERS bob",
+    "perms -c evil",
+]
+
+
+@pytest.fixture(scope="module")
+def enabled(tmp_path_factory: pytest.TempPathFactory) -> Hostile:
+    h = Hostile(tmp_path_factory.mktemp("hostile-cmds"))
+    h.server.write_rc(ALL_COMMANDS)
+    conf = h.server.admin_base / "conf"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "gitolite.conf").write_text(
+        "repo gitolite-admin\n    RW+ = admin\nrepo pub\n    RW+ = @all\n"
+        "repo [a-z].*\n    C = @all\n    RW+ = CREATOR\n"
+    )
+    assert h.server.cli("compile").returncode == 0
+    return h
+
+
+@pytest.mark.parametrize("soc", ENABLED_HOSTILE)
+def test_enabled_commands_refuse_hostile_arguments(enabled: Hostile, soc: str) -> None:
+    """With D, create, fork and symbolic-ref enabled and a C rule for everything, names
+    through symlinks out of the repo base, paths and options are refused: non-zero exit,
+    no traceback, no server path, nothing changed outside (or under linkdir/evil)."""
+    skip = (enabled.logdir,)
+    before_out = snapshot(enabled.outside)
+    before_repos = snapshot(enabled.server.repo_base, skip)
+    proc = enabled.run(soc)
+    assert proc.returncode != 0, (soc, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    assert str(enabled.server.home) not in proc.stdout + proc.stderr
+    assert str(enabled.outside) not in proc.stdout + proc.stderr
+    assert snapshot(enabled.outside) == before_out
+    assert snapshot(enabled.server.repo_base, skip) == before_repos

@@ -145,3 +145,22 @@ def test_same_runs_as_gitolite3(server: Server, tmp_path: Path) -> None:
     assert logs[0] == logs[1]
     assert logs[1][0] == [(True, False), (False, True), (True, False)]
     assert logs[1][1].count("one \n") == 4 and "two refs/heads/master\n" in logs[1][1]
+
+
+def test_hanging_repo_hook_is_killed_at_its_timeout(server: Server, tmp_path: Path) -> None:
+    """A repo-specific pre-receive hook that hangs is killed (its process group) at the
+    hook's TRIGGER_TIMEOUTS figure and refuses the push."""
+    import time
+
+    local = _local(server)
+    slow = local / "hooks" / "repo-specific" / "slow"
+    slow.write_text("#!/bin/sh\nsleep 30 &\nwait\n")
+    slow.chmod(0o755)
+    server.write_rc(f"LOCAL_CODE: {local}\nTRIGGER_TIMEOUTS: {{pre-receive: 1}}\n")
+    compile_conf(server, "repo foo\n  RW+ = u1\n  option hook.pre-receive = slow\n")
+    side = ours(server, tmp_path / "w")
+    side.commit("foo", {"a": b"1"})
+    started = time.monotonic()
+    p = side.push("foo", "u1")
+    assert time.monotonic() - started < 15
+    assert p.returncode != 0 and "hook 'slow' timed out after 1s" in p.stderr

@@ -588,3 +588,54 @@ def test_a_symlinked_record_is_never_read(server: Server, tmp_path: Path) -> Non
         r = server.cli("buildkite", "status")
         assert "SECRET-CONTENT" not in r.stdout + r.stderr
         assert list(spool.records("pending")) == []
+
+
+def test_fault_injection_sent_by_a_client_is_inert(world: World) -> None:
+    """Even with the root-owned flag file in place (as on a test machine) and a sshd that
+    accepts GL_*, a client's GL_FAULT (kill at every step) and GL_FAULT_LOCK_WAIT never
+    reach the server's processes: the forced command drops them, so the admin push
+    completes and takes effect."""
+    from gitolite_triggers import faults
+
+    flag = Path(faults.FLAG)
+    if not flag.exists():  # tests run as root (tests/faults/conftest.py makes it too)
+        flag.parent.mkdir(parents=True, exist_ok=True)
+        flag.write_text("armed for the tests (gitolite_triggers/faults.py)\n")
+        flag.chmod(0o644)
+    c = sent_env(world.client("admin"), GL_FAULT="*", GL_FAULT_LOCK_WAIT="0")
+    wt = world.work / "faulty-admin"
+    assert c.git("clone", "-q", c.url("gitolite-admin"), str(wt)).returncode == 0
+    conf = wt / "conf" / "gitolite.conf"
+    conf.write_text(CONF + "\nrepo fault-canary\n    RW+ = admin\n")
+    subprocess.run(["git", "-C", str(wt), "commit", "-qam", "f"], check=True, env=c.env())
+    r = c.git("push", "-q", "origin", "HEAD", cwd=wt)
+    assert r.returncode == 0, r.stderr
+    assert (world.server.repo_base / "fault-canary.git").is_dir()
+    conf.write_text(CONF)  # leave the module's conf as it was
+    subprocess.run(["git", "-C", str(wt), "commit", "-qam", "g"], check=True, env=c.env())
+    assert c.git("push", "-q", "origin", "HEAD", cwd=wt).returncode == 0
+
+
+@pytest.mark.parametrize("how", ["missing", "symlink", "group-writable", "not-root", "folder"])
+def test_fault_flag_must_be_roots_own_plain_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    from gitolite_triggers import faults
+
+    flag = tmp_path / "flag"
+    if how == "symlink":
+        real = tmp_path / "real"
+        real.write_text("x")
+        flag.symlink_to(real)
+    elif how == "folder":
+        flag.mkdir()
+    elif how != "missing":
+        flag.write_text("x")
+        flag.chmod(0o664 if how == "group-writable" else 0o644)
+        if how == "not-root":
+            os.chown(flag, 65534, 65534)
+    monkeypatch.setattr(faults, "FLAG", str(flag))
+    monkeypatch.setattr(faults, "_enabled", None)
+    monkeypatch.setenv("GL_FAULT", "*")
+    assert not faults.enabled()
+    faults.point("anything")  # would SIGKILL this test process if armed

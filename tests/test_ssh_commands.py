@@ -218,3 +218,32 @@ def test_the_rc_switches_of_d_and_desc(account: Server) -> None:
     assert ssh(account, "bob", "desc foo read by bob").returncode == 1  # bob only reads foo
     assert ssh(account, "alice", "desc foo set by a writer").returncode == 0
     assert (account.repo_base / "foo.git/description").read_text() == "set by a writer"
+
+
+def test_writable_message_reaches_pushers_without_terminal_controls(account: Server) -> None:
+    """A wild repo's owner writes the 'writes disabled' text (stdin: any bytes) that every
+    pusher of the repo sees: escape sequences and other controls are shown as '?', lines
+    and tabs kept."""
+    account.write_rc(f"LOCAL_CODE: {account.home / 'local'}\nCOMMANDS: [create, writable]\n")
+    assert ssh(account, "alice", "create dev/alice/w").returncode == 0
+    text = "\x1b]0;owned\x07\x1b[2Jback\tsoon\r\nline two\x9b31m\u202e"
+    assert ssh(account, "alice", "writable dev/alice/w off", stdin=text).returncode == 0
+    r = ssh(account, "alice", "git-receive-pack 'dev/alice/w'")
+    assert r.returncode != 0
+    assert "back\tsoon" in r.stderr and "line two" in r.stderr
+    shown = r.stderr.replace("\n", "").replace("\t", "")
+    assert shown.isprintable(), repr(r.stderr)
+
+
+def test_writable_message_that_is_not_utf8_is_taken(account: Server) -> None:
+    """The message comes from the client's stdin as bytes: invalid UTF-8 is replaced, not an
+    internal error."""
+    account.write_rc(f"LOCAL_CODE: {account.home / 'local'}\nCOMMANDS: [create, writable]\n")
+    assert ssh(account, "alice", "create dev/alice/u").returncode == 0
+    forced = launcher.write_shell_launcher(str(account.admin_base))
+    env = {**account.env, "SSH_ORIGINAL_COMMAND": "writable dev/alice/u off"}
+    r = subprocess.run([forced, "shell", "alice"], env=env, input=b"down \xff\xfe now\n",
+                       capture_output=True, timeout=60)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    r = ssh(account, "alice", "git-receive-pack 'dev/alice/u'")
+    assert r.returncode != 0 and "FATAL: down \ufffd\ufffd now" in r.stderr, r.stderr

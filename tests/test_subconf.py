@@ -141,3 +141,93 @@ def test_delegation_through_real_admin_pushes(server: Server, tmp_path: Path) ->
     assert p.returncode != 0
     assert "W VREF/NAME/conf/gitolite.conf gitolite-admin u2 DENIED by VREF/NAME/" in p.stderr
     assert not can("r1a", "u6")
+
+
+# --- hostile sub-admins (docs/security.md, "subconf delegation") ---------------------------
+
+HOSTILE_MAIN = """
+repo gitolite-admin
+    RW+ = admin
+@sales = sales/..*
+subconf "sales.conf"
+repo after-sales
+    RW = u9
+"""
+
+
+def _sub_compile(server: Server, sales: str) -> None:
+    conf = server.admin_base / "conf"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "gitolite.conf").write_text(HOSTILE_MAIN)
+    (conf / "sales.conf").write_text(sales)
+    done = server.cli("compile")
+    assert done.returncode == 0, done.stderr
+
+
+def _can(server: Server, repo: str, user: str, perm: str = "W") -> bool:
+    return server.cli("access", "-q", repo, user, perm, "any").returncode == 0
+
+
+def test_subconf_starts_without_the_main_confs_repo_context(server: Server) -> None:
+    """A subconf whose first lines are rules (no ``repo`` line yet) must not add them to
+    the main conf's last repos (gitolite-admin here), nor leak its own into the main conf's
+    later lines."""
+    _sub_compile(server, "RW+ = mallory\noption hook.pre-receive = x\nrepo sales/a\n  RW = u1\n")
+    assert not _can(server, "gitolite-admin", "mallory")
+    assert _can(server, "sales/a", "u1") and not _can(server, "gitolite-admin", "u1")
+    assert _can(server, "after-sales", "u9") and not _can(server, "sales/a", "u9")
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "sales/x|gitolite-admin",
+        "sales/.*|.*",
+        "sales/x|gitolite-admin|y",
+        "sales/(x)|gitolite-admin",
+        r"sales/\Q(\E|gitolite-admin",
+        "sales/[]x]|gitolite-admin",
+    ],
+)
+def test_subconf_pattern_cannot_escape_its_group_by_alternation(server: Server, item: str) -> None:
+    """``sales/x|gitolite-admin`` matches ``^sales/..*$`` as a string, but as a pattern
+    (``^sales/x|gitolite-admin$``) it matches gitolite-admin: refused in a subconf."""
+    _sub_compile(server, f"repo {item}\n    RW+ = eve\nrepo sales/ok\n    RW+ = eve\n")
+    assert not _can(server, "gitolite-admin", "eve")
+    assert not _can(server, "gitolite-admin", "eve", "R")
+    assert _can(server, "sales/ok", "eve")
+
+
+def test_subconf_cannot_swallow_a_file_the_main_conf_includes_later(server: Server) -> None:
+    """A sub-admin's fragment that includes a file the main conf includes after the
+    subconf (its deny rules, say) must not use it up: read inside the subconf it is
+    restricted to the subconf's repos, and the main conf still reads it in full."""
+    conf = server.admin_base / "conf"
+    (conf / "fragments").mkdir(parents=True)
+    (conf / "gitolite.conf").write_text(
+        'repo gitolite-admin\n    RW+ = admin\n@u1r = sales/..*\nsubconf "fragments/*.conf"\n'
+        'include "denies.conf"\nrepo shared\n    RW+ = @all\n'
+    )
+    (conf / "denies.conf").write_text("repo shared\n    - = eve\n")
+    (conf / "fragments" / "u1r.conf").write_text('include "denies.conf"\n')
+    done = server.cli("compile")
+    assert done.returncode == 0, done.stderr
+
+    def push_ok(user: str) -> bool:
+        r = server.cli("access", "-q", "shared", user, "W", "refs/heads/master")
+        return r.returncode == 0
+
+    assert push_ok("alice")
+    assert not push_ok("eve")  # denies.conf's rule, read by the main conf
+
+
+def test_a_fragment_named_master_gets_no_full_rights(tmp_path: Path) -> None:
+    """``subconf "fragments/*.conf"`` names each subconf after its file: a sub-admin's
+    ``fragments/master.conf`` would be the main conf itself (gitolite's name for it)."""
+    with pytest.raises(ConfError) as e:
+        _parse(
+            tmp_path,
+            'repo gitolite-admin\n  RW+ = admin\nsubconf "m*.conf"\n',
+            {"master.conf": "repo gitolite-admin\n  RW+ = eve\n"},
+        )
+    assert "bad subconf 'master'" in str(e.value)

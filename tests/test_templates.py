@@ -122,3 +122,46 @@ def test_compile_template_data_by_hand(server: Server) -> None:
     perms.write_text("READERS = u9\n")
     assert compile_template_data(load_rc()) == ["bad line:     bad line; skipped = u9"]
     assert perms.read_text() == want
+
+
+def test_subconf_file_cannot_attach_templates_to_other_repos(server: Server) -> None:
+    """A sub-admin's fragment (read as a subconf) may only name its own group's repos, so
+    its template-data cannot put gitolite-admin (or any repo) under a template, give it
+    roles, or create repos: such blocks are skipped with a warning."""
+    server.write_rc("ROLES: [" + ", ".join(ROLES) + "]\n")
+    conf = server.admin_base / "conf"
+    (conf / "fragments").mkdir(parents=True)
+    (conf / "gitolite.conf").write_text(CONF + '@u1r = r1a\nsubconf "fragments/*.conf"\n')
+    (conf / "fragments" / "u1r.conf").write_text(
+        "=begin template-data\nrepo gitolite-admin r1a newrepo = CORE\n    OWNERS = eve\n=end\n"
+    )
+    p = server.cli("compile")
+    assert p.returncode == 0, p.stderr
+    assert "conf/fragments/u1r.conf" in p.stderr and "template-data" in p.stderr
+    admin = server.repo_base / "gitolite-admin.git"
+    assert not (admin / "gl-repo-groups").exists() and not (admin / "gl-perms").exists()
+    assert not (server.repo_base / "newrepo.git").exists()
+    assert server.cli("access", "-q", "gitolite-admin", "eve", "W", "any").returncode != 0
+    assert (server.repo_base / "ta.git" / "gl-perms").is_file()  # the main conf's still apply
+
+
+def test_templates_never_write_outside_the_repo_base(server: Server, tmp_path: Path) -> None:
+    """A symlink in the repo base (a repo, or a folder) that leads outside: template-data
+    naming it neither creates a repo out there nor writes gl-perms/gl-repo-groups into one."""
+    import subprocess
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    subprocess.run(["git", "init", "-q", "--bare", str(outside / "real.git")], check=True)
+    server.repo_base.mkdir(parents=True, exist_ok=True)
+    (server.repo_base / "evil.git").symlink_to(outside / "real.git")
+    (server.repo_base / "linkdir").symlink_to(outside)
+    server.write_rc("ROLES: [" + ", ".join(ROLES) + "]\n")
+    (server.admin_base / "conf").mkdir(parents=True)
+    (server.admin_base / "conf" / "gitolite.conf").write_text(
+        CONF + "=begin template-data\nrepo evil linkdir/new = CORE\n    OWNERS = eve\n=end\n"
+    )
+    server.cli("compile")
+    assert sorted(p.name for p in outside.iterdir()) == ["real.git"]
+    assert not (outside / "real.git" / "gl-perms").exists()
+    assert not (outside / "real.git" / "gl-repo-groups").exists()

@@ -230,3 +230,24 @@ def test_count_no_signoff(server: Server, tmp_path: Path) -> None:
     )
     side.commit("foo", {}, message="more\n\n  3 new files Signed-off by: T@example.com\n")
     assert side.push("foo", "u1").returncode == 0
+
+
+def test_hanging_helper_is_killed_at_the_update_timeout(server: Server, tmp_path: Path) -> None:
+    """A helper (site code, fed the pusher's commits) that hangs must not hold the push
+    for ever: TRIGGER_TIMEOUTS' ``update`` figure kills its whole process group and
+    refuses the push (fail closed)."""
+    import time
+
+    local = server.home / "local"
+    (local / "VREF").mkdir(parents=True)
+    prog = local / "VREF" / "SLOW"
+    prog.write_text("#!/bin/sh\nsleep 30 &\nwait\n")
+    prog.chmod(0o755)
+    server.write_rc(f"LOCAL_CODE: {local}\nTRIGGER_TIMEOUTS: {{update: 1}}\n")
+    compile_conf(server, "repo foo\n  RW+ = u1\n  - VREF/SLOW = u1\n")
+    side = ours(server, tmp_path / "work")
+    side.commit("foo", {"a": b"1"})
+    started = time.monotonic()
+    p = side.push("foo", "u1")
+    assert time.monotonic() - started < 15
+    assert p.returncode != 0 and "VREF/SLOW: helper program timed out after 1s" in p.stderr

@@ -17,6 +17,24 @@ MAX_KEY = 128
 _KEY_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 _KEY_REST = _KEY_FIRST | frozenset("0123456789")
 RESERVED_PREFIX = "BUILDKITE"  # the agent's own variables: a pusher never sets those
+# Variables that change how the agent's own processes run (its checkout with its own
+# credentials, its hooks, the shells and interpreters they start) before any pipeline
+# step: git's (GIT_SSH_COMMAND...), the dynamic loader's, ssh's, shell startup files.
+STEERING_PREFIXES = ("GIT_", "LD_", "DYLD_", "SSH_")
+STEERING = frozenset(
+    {
+        "PATH", "HOME", "SHELL", "ENV", "BASH_ENV", "IFS", "PS4", "SHELLOPTS", "BASHOPTS",
+        "PROMPT_COMMAND", "CDPATH", "TMPDIR", "NODE_OPTIONS", "NODE_PATH", "PYTHONPATH",
+        "PYTHONHOME", "PYTHONSTARTUP", "PERL5OPT", "PERL5LIB", "PERLLIB", "RUBYOPT",
+        "RUBYLIB", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS",
+    }
+)  # fmt: skip
+
+
+def steers_the_agent(key: str) -> bool:
+    """Is ``key`` (any case) one a pusher may not set (see STEERING)?"""
+    upper = key.upper()
+    return upper.startswith(STEERING_PREFIXES) or upper in STEERING
 
 
 def shown(text: str, limit: int = 60) -> str:
@@ -67,6 +85,11 @@ def parse(options: list[str]) -> PushOptions:
             elif key.upper().startswith(RESERVED_PREFIX):
                 out.notes.append(
                     f"push option ci.variable={shown(key)} ignored: BUILDKITE* variables are the agent's"
+                )
+            elif steers_the_agent(key):
+                out.notes.append(
+                    f"push option ci.variable={shown(key)} ignored: it would change how the"
+                    " agent itself runs (git, the loader, ssh, shells)"
                 )
             else:
                 out.variables[key] = value

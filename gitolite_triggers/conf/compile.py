@@ -199,7 +199,9 @@ def _compile_locked(
     if not staged:  # a staged compile writes no live repo: adminpush runs this after the ref moves
         from gitolite_triggers.conf import templates  # gitolite's compile-template-data
 
-        report.warnings.extend(templates.apply(rc, parsed.groups, fire_triggers))
+        report.warnings.extend(
+            templates.apply(rc, parsed.groups, fire_triggers, parsed.subconf_files)
+        )
     report.seconds = time.monotonic() - started
     return report
 

@@ -93,6 +93,7 @@ class Parsed:
     rule_info: list[tuple[int, str, int]] = field(default_factory=list)  # seq, file, line
     warnings: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    subconf_files: list[str] = field(default_factory=list)  # read as a sub-admin's subconf
     nlines: int = 0
     seq: int = 0
 
@@ -131,7 +132,10 @@ class _Reader:
         self.hostname = hostname
         self.parsed = parsed
         self.errors = errors
-        self.seen: set[tuple[int, int]] = set()
+        # (context, dev, ino): a file is read once per context (the main conf, or one
+        # subconf), so a sub-admin's include cannot use up a file the main conf reads later
+        self.seen: set[tuple[str, int, int]] = set()
+        self.master_files: set[str] = set()
         self.prefixed: dict[str, dict[str, str]] = {}  # subconf -> @group -> @sub.group
 
     def show(self, name: str) -> str:
@@ -177,8 +181,12 @@ class _Reader:
     def lines_of(
         self, shown: str, data: bytes, ident: tuple[int, int], sub: str = MASTER
     ) -> Iterator[tuple[str, int, str, str]]:
-        self.seen.add(ident)
+        self.seen.add((sub, *ident))
         self.parsed.files.append(shown)
+        if sub != MASTER:
+            self.parsed.subconf_files.append(shown)
+        else:
+            self.master_files.add(shown)
         text = data.decode("utf-8", errors="surrogateescape")
         for lineno, raw in enumerate(text.split("\n"), 1):
             line = cleanup(raw)
@@ -259,17 +267,42 @@ class _Reader:
             except OSError as e:
                 self.errors.append((shown, lineno, f"cannot read '{rel}': {e.strerror or e}"))
                 continue
-            if ident in self.seen:
-                self.parsed.warnings.append(f"{shown}:{lineno}: {rel} already included")
+            name = sub if new_sub is None else new_sub or base.group(1)
+            if new_sub == "" and name == MASTER:  # a file called master.conf: no full rights
+                self.errors.append((shown, lineno, f"bad subconf '{name}' (from '{rel}')"))
                 continue
-            if new_sub is None:
-                yield from self.lines_of(self.show(rel), data, ident, sub)
-                continue
-            name = new_sub or base.group(1)
             if not _SUBCONF_NAME.match(name):
                 self.errors.append((shown, lineno, f"bad subconf '{name}'"))
                 continue
+            if (name, *ident) in self.seen:
+                self.parsed.warnings.append(f"{shown}:{lineno}: {rel} already included")
+                continue
             yield from self.lines_of(self.show(rel), data, ident, name)
+
+
+def _top_level_alternation(pattern: str) -> bool:
+    """Does ``pattern`` hold a ``|`` outside every group and character class? Such a
+    pattern is anchored as ``^a|b$``: its second branch escapes the ``^``. A ``\\Q``
+    (RE2's quoting, which would hide a ``(`` from this scan) counts as one too."""
+    if "\\Q" in pattern:
+        return True
+    depth, in_class, escaped = 0, False, False
+    for c in pattern:
+        if escaped:
+            escaped = False
+        elif c == "\\":
+            escaped = True
+        elif in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth = max(depth - 1, 0)
+        elif c == "|" and depth == 0:
+            return True
+    return False
 
 
 class _Parser:
@@ -354,6 +387,10 @@ class _Parser:
         sub = self.subconf
         if sub == MASTER or item in (sub, "@" + sub):
             return True
+        if _top_level_alternation(item):
+            # ``sales/x|gitolite-admin`` matches ``^sales/..*$`` as a string, yet as a
+            # pattern (``^sales/x|gitolite-admin$``) it matches gitolite-admin too
+            return False
         for member, where in sorted(self.origin.get("@" + sub, {}).items()):
             if where != MASTER:
                 continue
@@ -518,6 +555,8 @@ def parse_conf(
         if _SKIP_BEGIN.match(line):
             skipping = True
             continue
+        if sub != parser.subconf:  # a subconf starts (and ends) outside any repo block:
+            parser.repolist = []  # its first rules must not land on the main conf's repos
         parser.subconf = sub
         try:
             parser.line(f, n, line)
@@ -525,6 +564,7 @@ def parse_conf(
             errors.append((f, n, str(e)))
             if len(errors) >= _MAX_ERRORS:
                 break
+    parsed.subconf_files = [f for f in parsed.subconf_files if f not in reader.master_files]
     for sub, names in sorted(parser.ignored.items()):
         parsed.warnings.append(
             f"subconf '{sub}' attempting to set access for {', '.join(sorted(names))}"

@@ -95,11 +95,21 @@ def parse_blocks(text: str, warnings: list[str]) -> list[Block]:
     return blocks
 
 
-def apply(rc: Rc, groups: dict[str, dict[str, None]], fire: bool = True) -> list[str]:
-    """Read every template-data block and write the repos' files; return warnings."""
+def apply(
+    rc: Rc,
+    groups: dict[str, dict[str, None]],
+    fire: bool = True,
+    subconf_files: list[str] | tuple[str, ...] = (),
+) -> list[str]:
+    """Read every template-data block and write the repos' files; return warnings.
+
+    ``subconf_files`` (``conf/...`` as the parse shows them) were read as a sub-admin's
+    subconf: their blocks are skipped, since a block can name any repo (gitolite-admin
+    too), put it under any template and give it roles, past the subconf's delegation."""
     warnings: list[str] = []
     blocks: list[Block] = []
     conf_dir = os.path.join(rc.admin_base, "conf")
+    delegated = set(subconf_files)
     for path in conf_files(conf_dir):
         try:
             with open(path, "rb") as f:
@@ -107,6 +117,10 @@ def apply(rc: Rc, groups: dict[str, dict[str, None]], fire: bool = True) -> list
         except OSError:
             continue
         if b"=begin template-data" in data:  # most confs have none: no decoding, no parsing
+            shown = "conf/" + os.path.relpath(path, conf_dir)
+            if shown in delegated:
+                warnings.append(f"{shown}: template-data in a subconf is ignored (delegation)")
+                continue
             blocks.extend(parse_blocks(data.decode("utf-8", "surrogateescape"), warnings))
     for block in blocks:
         if not block.templates or not block.perms:
@@ -133,6 +147,8 @@ def _write_one(rc: Rc, repo: str, block: Block, fire: bool) -> None:
     from gitolite_triggers.atomicfile import write_atomic
 
     path = f"{rc.repo_base}/{repo}.git"
+    if not repos.inside_repo_base(rc, path):  # a symlink in the base leads elsewhere
+        return
     if not os.path.isdir(path):
         repos.init_bare(rc, repo)
         write_atomic(f"{path}/gl-creator", CREATOR.encode())  # as gitolite: no newline
@@ -178,4 +194,4 @@ def compile_template_data(rc: Rc) -> list[str]:
         rc.get("GIT_CONFIG_KEYS"),
         hostname=rc.get("HOSTNAME"),
     )
-    return apply(rc, parsed.groups)
+    return apply(rc, parsed.groups, subconf_files=parsed.subconf_files)

@@ -104,6 +104,17 @@ def _locked(path: str) -> bool:
     return False
 
 
+def _plain_file(path: str) -> bool:
+    """atomicfile's temps are regular files: a folder or symlink of that name is not
+    litter of ours (and is never followed)."""
+    import stat
+
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def stale_temps(rc: Rc) -> list[str]:
     out = []
     for folder in _folders(rc):
@@ -115,7 +126,7 @@ def stale_temps(rc: Rc) -> list[str]:
             pid = temp_writer(name)
             if pid is not None and not _alive(pid):
                 path = os.path.join(folder, name)
-                if not _locked(path):
+                if _plain_file(path) and not _locked(path):
                     out.append(path)
     return sorted(out)
 

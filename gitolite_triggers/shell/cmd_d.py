@@ -141,6 +141,10 @@ def _restore(rc: Rc, trash: str, trashed: str, user: str) -> int:
     if owner != user:
         raise Quit(f"'{trashed}' is not yours!")
     target = os.path.join(rc.repo_base, f"{real}.git")
+    from gitolite_triggers.repos import inside_repo_base
+
+    if not inside_repo_base(rc, target) or not inside_repo_base(rc, source):
+        raise Quit(f"'{trashed}' is not yours!")
     if os.path.lexists(target):
         raise Quit(f"'{real}' already exists")
     os.makedirs(os.path.dirname(target), exist_ok=True)

@@ -49,10 +49,12 @@ def _clone(rc: Rc, src: str, to: str, user: str, source: str) -> None:
     import shutil
     import subprocess
 
-    from gitolite_triggers.repos import install_hooks, repo_path
+    from gitolite_triggers.repos import inside_repo_base, install_hooks, repo_path
     from gitolite_triggers.shell.create import write_creator
 
     target = repo_path(rc, to)
+    if not inside_repo_base(rc, target):  # a symlinked folder in the base leads elsewhere
+        raise Quit(f"'{to}' already exists or you are not allowed to create it")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.forking-{os.getpid()}"
     try:

@@ -67,7 +67,8 @@ def run(rc: Rc, user: str | None, args: list[str]) -> int:
     message = " ".join(args[2:])
     if not message:
         print("...please type the message to be shown to users:", file=sys.stderr)
-        message = sys.stdin.read(MAX_MESSAGE)
+        # the client's bytes: read as bytes (bounded), any invalid UTF-8 replaced
+        message = sys.stdin.buffer.read(MAX_MESSAGE).decode("utf-8", "replace")
     from gitolite_triggers.atomicfile import AS_OPEN, write_atomic
 
     for t in targets:
@@ -84,5 +85,9 @@ def writes_disabled(rc: Rc, repo: str) -> str | None:
                 text = f.read(MAX_MESSAGE)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             continue
-        return text.rstrip("\n") or "sorry, writes are currently disabled (no more info available)"
+        text = text.rstrip("\n")
+        if not text:
+            return "sorry, writes are currently disabled (no more info available)"
+        # the owner's text goes to every pusher's terminal: no escape sequences
+        return "".join(c if c.isprintable() or c in "\n\t" else "?" for c in text)
     return None

@@ -55,12 +55,14 @@ def _remove_empty(made: list[Path]) -> None:
 def create_wild_repo(rc: Rc, repo: str, user: str, opts: Options) -> tuple[int, bool]:
     """Create ``repo`` for ``user``; return (status, whether this session created it)."""
     from gitolite_triggers.names import repo_name_problem
-    from gitolite_triggers.repos import init_bare, repo_path
+    from gitolite_triggers.repos import init_bare, inside_repo_base, repo_path
 
     problem = repo_name_problem(repo)
     if problem:  # the SOC and the access check refuse these first; never make a folder for one
         raise Fatal(f"cannot create '{repo}': it {problem}")
     target = repo_path(rc, repo)
+    if not inside_repo_base(rc, target):  # a symlinked folder in the base leads elsewhere
+        raise Fatal(f"repo '{repo}' resolves outside the repo base; refused")
     made = _make_parents(target)
     lock = os.open(target.parent, os.O_RDONLY)
     try:

@@ -23,7 +23,6 @@ in a name cannot forge a second path), never shown raw (denials show gitolite's
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 from gitolite_triggers.conf.errors import AccessError
@@ -122,23 +121,22 @@ class VrefRun:
         sys.stdout.flush()
 
     def external(self, program: str, vref: str, args: list[str]) -> list[str]:
-        from gitolite_triggers.runner import trigger_env
+        """Run a LOCAL_CODE helper as a trigger program runs (own process group, the
+        ``update`` hook's timeout, killed with the session); its stdout, bounded."""
+        from gitolite_triggers.runner import TimedOut, run_site_program, trigger_env
 
         env = trigger_env(self.rc, repo=self.repo, user=self.user)
-        sys.stdout.flush()
-        proc = subprocess.Popen(  # argv list, no shell; stderr goes to the pusher
-            [program, *self.push.argv(), vref, *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            env=env,
-        )
-        assert proc.stdout is not None
-        data = proc.stdout.read(MAX_HELPER_OUTPUT + 1)
+        try:
+            status, data = run_site_program(  # argv list, no shell; stderr goes to the pusher
+                [program, *self.push.argv(), vref, *args],
+                env,
+                self.rc.timeout_for("update", {}),
+                capture_limit=MAX_HELPER_OUTPUT,
+            )
+        except TimedOut as e:
+            raise Fatal(f"{vref}: helper program {e}") from None
         if len(data) > MAX_HELPER_OUTPUT:
-            proc.kill()
-            proc.wait()
             raise Fatal(f"{vref}: helper program printed more than {MAX_HELPER_OUTPUT} bytes")
-        status = proc.wait()
         if status != 0:
             raise Fatal(f"{vref}: helper program exit status {status}")
         return data.decode("utf-8", "surrogateescape").splitlines()

@@ -203,3 +203,23 @@ def test_leftover_temp_files_of_dead_writers_are_removed(server: Server) -> None
         assert not dead.exists() and live.exists()
     finally:
         live.unlink()
+
+
+def test_doctor_removes_only_plain_temp_files(server: Server, tmp_path: Path) -> None:
+    """A folder or symlink that merely has a temp file's name (an admin's conf/ folder
+    ``.x.999999999.tmp``, a link at something precious) is not litter: doctor --fix
+    neither crashes on it nor touches it or what it points at."""
+    folder = server.admin_base / "conf" / ".sub.999999999.tmp"
+    folder.mkdir(parents=True)
+    (folder / "keep").write_text("keep")
+    victim = tmp_path / "precious"
+    victim.write_text("precious")
+    link = server.home / ".y.999999999.tmp"
+    link.symlink_to(victim)
+    dead = server.home / ".z.999999999.tmp"
+    dead.write_text("half")
+    out = doctor_names(server, str(dead))
+    assert str(folder) not in out and str(link) not in out
+    fixed(server)
+    assert not dead.exists() and (folder / "keep").is_file() and link.is_symlink()
+    assert victim.read_text() == "precious"
