@@ -45,9 +45,7 @@ def test_me_first_through_our_standins(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     (row,) = json.loads(out.read_text())["files"]
     assert row["planned"] == 71
-    # 67 today; the 4 left are `perms -c` (the gitolite command helper) and the
-    # wording of the '..' refusal (ours: "invalid repo name: ... (contains '..')")
-    assert row["passed"] >= 67, row["failing"]
+    assert row["passed"] == 71, row["failing"]
     wheres = " ".join(f["where"] for f in row["failing"])
     assert "aa.git" not in wheres  # "Initialized empty Git repository in .../aa.git/"
     assert "Cloning into 'u1aa'" not in wheres

@@ -423,7 +423,7 @@ def test_hostile_ref_through_sshd(world: World, tmp_path: Path) -> None:
     ref = f"refs/heads/$(touch${{IFS}}{world.canary})"
     r = world.client("alice").git("-C", str(work), "push", "origin", f"HEAD:{ref}")
     assert r.returncode != 0
-    assert "FATAL: invalid ref name" in r.stderr
+    assert "FATAL: invalid characters in ref or filename" in r.stderr
     assert not world.canary.exists()
     refs = subprocess.run(
         ["git", "-C", str(world.repo("foo")), "for-each-ref"], capture_output=True, text=True
