@@ -8,6 +8,7 @@ What carries over:
   (UMASK becomes its octal text, ROLES a hash becomes a list of names);
 - the ENABLE'd features our shipped POST_COMPILE/POST_CREATE lists provide
   (ssh-authkeys, git-config, gitweb, daemon); one NOT enabled is removed from our lists;
+  ``set-default-roles`` ENABLE'd adds our built-in of that name to POST_CREATE;
 - ENABLE'd commands: into COMMANDS (all of them, and only them: a command not enabled
   is refused, as in gitolite) when our schema has that key; without it, help, info and
   perms are always on and the others are reported;
@@ -38,6 +39,11 @@ SHIPPED_FEATURES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
 }
 SHIPPED_PROGRAMS = {prog for pairs in SHIPPED_FEATURES.values() for _, prog in pairs}
+# ENABLE'd features whose program is one of our built-ins but not in our shipped lists:
+# an import adds it where gitolite's ENABLE puts it.
+ADDED_FEATURES: dict[str, tuple[tuple[str, str], ...]] = {
+    "set-default-roles": (("POST_CREATE", "set-default-roles"),),
+}
 
 ALWAYS_ON_COMMANDS = ("help", "info", "perms")
 # Ours, with no gitolite counterpart an ENABLE list could name: kept on after an import
@@ -64,7 +70,6 @@ FEATURE_MEANINGS: dict[str, str] = {
     "no-create-on-read": "a wild repo is still created by a read (clone/fetch) of a user with C",
     "no-auto-create": "a wild repo is still created on first access by a user with C",
     "ssh-authkeys-split": "keys holding several lines are not split; put one key per file",
-    "set-default-roles": "default roles are not set on new wild repos by this trigger",
     "create-with-reference": "new repos do not get an alternates reference",
     "cgit": "no cgit description files are written",
     "repo-specific-hooks": "conf 'option hook.*' lines are handled by the rules, not by an rc feature",
@@ -180,10 +185,21 @@ def map_rc(
         )
         notes.append(Note(key, meaning))
 
+    explicit = {
+        str(item).split()[0]
+        for lst in TRIGGER_LISTS
+        for item in (rc.get(lst) or [])
+        if isinstance(item, str) and item.split()
+    }
     # ENABLE: features and commands
     commands: list[str] = []
     for name, entry in zip(names, enable, strict=True):
         if name in SHIPPED_FEATURES:
+            carried.append(f"ENABLE {name}")
+        elif name in ADDED_FEATURES:
+            for where, program in ADDED_FEATURES[name]:
+                if program not in explicit:  # else the rc's own list carries it below
+                    triggers.setdefault(where, []).append(program)
             carried.append(f"ENABLE {name}")
         elif name in FEATURE_MEANINGS:
             notes.append(Note(f"ENABLE {name}", FEATURE_MEANINGS[name]))
@@ -205,12 +221,6 @@ def map_rc(
         merged.extend(c.split()[0] for c in commands if c.split()[0] not in merged)
         merged.extend(c for c in OUR_COMMANDS if c not in merged)
         settings["COMMANDS"] = merged
-    explicit = {
-        str(item).split()[0]
-        for lst in TRIGGER_LISTS
-        for item in (rc.get(lst) or [])
-        if isinstance(item, str) and item.split()
-    }
     for feature, pairs in SHIPPED_FEATURES.items():
         if feature in names:
             continue
