@@ -70,3 +70,18 @@ def test_rc_import_of_enabled_set_default_roles(server: Server) -> None:
     assert server.cli("rc", "import", "-q", str(perl_rc)).returncode == 0
     shown = server.cli("rc", "show", "POST_CREATE").stdout
     assert shown.count("set-default-roles") == 1, shown
+
+
+def test_gl_perms_role_the_rc_lacks_warns_and_grants_nothing(server: Server) -> None:
+    """t/perm-roles.t: a gl-perms line for a role not in ROLES is ignored with gitolite's
+    warning, once per role, on the check's stderr (the pushing client sees it)."""
+    compile_conf(server, CONF + "    RW refs/tags/ = TESTERS\n")
+    _create(server, "foo/u1/r3", "u1")
+    (server.repo_base / "foo/u1/r3.git/gl-perms").write_text("TESTERS u2\nTESTERS u5\nWRITERS u4\n")
+    r = server.cli("access", "foo/u1/r3", "u2", "W", "refs/tags/t1")
+    assert r.returncode == 1 and "DENIED by fallthru" in r.stdout
+    assert r.stderr.count("WARNING: role 'TESTERS' not allowed, ignoring") == 1, r.stderr
+    assert server.cli("access", "-q", "foo/u1/r3", "u4", "W", "any").returncode == 0
+    (server.repo_base / "foo/u1/r3.git/gl-perms").write_text("TES\x1bTERS u2\n")
+    r = server.cli("access", "foo/u1/r3", "u2", "W", "any")
+    assert "WARNING: role '?' not allowed, ignoring" in r.stderr and "\x1b" not in r.stderr
