@@ -8,7 +8,8 @@ What carries over:
   (UMASK becomes its octal text, ROLES a hash becomes a list of names);
 - the ENABLE'd features our shipped POST_COMPILE/POST_CREATE lists provide
   (ssh-authkeys, git-config, gitweb, daemon); one NOT enabled is removed from our lists;
-  ``set-default-roles`` ENABLE'd adds our built-in of that name to POST_CREATE;
+  ``set-default-roles`` and ``create-with-reference`` ENABLE'd add our built-ins of
+  those names (POST_CREATE; POST_COMPILE too for the second);
 - ENABLE'd commands: into COMMANDS (all of them, and only them: a command not enabled
   is refused, as in gitolite) when our schema has that key; without it, help, info and
   perms are always on and the others are reported;
@@ -43,6 +44,10 @@ SHIPPED_PROGRAMS = {prog for pairs in SHIPPED_FEATURES.values() for _, prog in p
 # an import adds it where gitolite's ENABLE puts it.
 ADDED_FEATURES: dict[str, tuple[tuple[str, str], ...]] = {
     "set-default-roles": (("POST_CREATE", "set-default-roles"),),
+    "create-with-reference": (
+        ("POST_COMPILE", "post-compile/create-with-reference"),
+        ("POST_CREATE", "post-compile/create-with-reference"),
+    ),
 }
 
 ALWAYS_ON_COMMANDS = ("help", "info", "perms")
@@ -70,7 +75,6 @@ FEATURE_MEANINGS: dict[str, str] = {
     "no-create-on-read": "a wild repo is still created by a read (clone/fetch) of a user with C",
     "no-auto-create": "a wild repo is still created on first access by a user with C",
     "ssh-authkeys-split": "keys holding several lines are not split; put one key per file",
-    "create-with-reference": "new repos do not get an alternates reference",
     "cgit": "no cgit description files are written",
     "repo-specific-hooks": "conf 'option hook.*' lines are handled by the rules, not by an rc feature",
 }
