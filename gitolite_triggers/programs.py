@@ -35,6 +35,7 @@ BUILTIN_IN_PROCESS = {
     "buildkite": "gitolite_triggers.buildkite.trigger:main",
     "set-default-roles": "gitolite_triggers.postcompile.default_roles:main",
     "post-compile/create-with-reference": "gitolite_triggers.postcompile.reference:main",
+    "partial-copy": "gitolite_triggers.postcompile.partial_copy:main",
 }
 
 

@@ -63,7 +63,9 @@ def test_rc_import_of_enabled_set_default_roles(server: Server) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     compile_conf(server, CONF)
     _create(server, "foo/u1/r2", "u1")
-    assert (server.repo_base / "foo/u1/r2.git/gl-perms").read_text() == "READERS u3 u1\nWRITERS u4\n"
+    assert (
+        server.repo_base / "foo/u1/r2.git/gl-perms"
+    ).read_text() == "READERS u3 u1\nWRITERS u4\n"
     perl_rc.write_text(
         "%RC = (ENABLE => ['set-default-roles'], POST_CREATE => ['set-default-roles']);\n1;\n"
     )

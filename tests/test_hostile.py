@@ -228,7 +228,9 @@ def test_hostile_refs_refused_by_update_hook(server: Server, tmp_path: Path) -> 
         text=True,
     )
     assert push.returncode != 0
-    assert push.stderr.count("FATAL: invalid characters in ref or filename") == len(refs), push.stderr
+    assert push.stderr.count("FATAL: invalid characters in ref or filename") == len(refs), (
+        push.stderr
+    )
     assert "Traceback" not in push.stderr
     assert not canary.exists()
     shown = subprocess.run(

@@ -232,6 +232,8 @@ def test_fork_shows_the_final_path_and_copies(account: Server) -> None:
     lines = r.stderr.splitlines()
     assert f"Cloning into bare repository '{account.repo_base}/dev/alice/copy.git'..." in lines
     assert "forking" not in r.stderr and lines[-1] == "dev/alice/src forked to dev/alice/copy"
-    assert (account.repo_base / "dev/alice/copy.git/gl-forked-from").read_text() == "dev/alice/src\n"
+    assert (
+        account.repo_base / "dev/alice/copy.git/gl-forked-from"
+    ).read_text() == "dev/alice/src\n"
     r = ssh(account, "bob", "fork dev/alice/src dev/bob/copy")
     assert r.returncode == 1 and "Cloning" not in r.stderr

@@ -44,6 +44,7 @@ SHIPPED_PROGRAMS = {prog for pairs in SHIPPED_FEATURES.values() for _, prog in p
 # an import adds it where gitolite's ENABLE puts it.
 ADDED_FEATURES: dict[str, tuple[tuple[str, str], ...]] = {
     "set-default-roles": (("POST_CREATE", "set-default-roles"),),
+    "partial-copy": (("PRE_GIT", "partial-copy"),),
     "create-with-reference": (
         ("POST_COMPILE", "post-compile/create-with-reference"),
         ("POST_CREATE", "post-compile/create-with-reference"),
@@ -70,7 +71,6 @@ FEATURE_MEANINGS: dict[str, str] = {
     "Mirroring": "no mirroring: a slave/copy setup must be re-created with triggers",
     "expand-deny-messages": "denials use the short gitolite text, without the expanded explanation",
     "RepoUmask": "per-repo umask options are ignored; the rc UMASK applies to every repo",
-    "partial-copy": "partial-copy repos are not kept in sync",
     "upstream": "upstream-tracking repos are not fetched before a read",
     "no-create-on-read": "a wild repo is still created by a read (clone/fetch) of a user with C",
     "no-auto-create": "a wild repo is still created on first access by a user with C",

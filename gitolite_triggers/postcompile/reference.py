@@ -85,10 +85,9 @@ def update(rc: Rc, repo: str, options: dict[str, str]) -> bool:
 
 def _main(argv: list[str]) -> int:
     from gitolite_triggers.conf.query import options_for
-    from gitolite_triggers.rc import load_rc
-
     from gitolite_triggers.errors import Fatal
     from gitolite_triggers.names import repo_name_problem
+    from gitolite_triggers.rc import load_rc
 
     rc = load_rc()
     call = parse_call(argv)
