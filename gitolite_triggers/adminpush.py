@@ -476,19 +476,11 @@ def apply_tip(rc: Rc, git_dir: Path, branch: str, user: str, by_hand: bool = Fal
         ) from None
     adminstage.sweep(rc, git_dir)  # stages of pushes that were refused after their stage
     glog.log(rc, "compile", ADMIN_REPO, user, tip, f"created={len(stage.created)}")
-    created = stage.created
-    from gitolite_triggers.repos import initialized_line, repo_path
+    if stage.created:  # git's own words per new repo, as gitolite's compile passes them on
+        from gitolite_triggers.repos import initialized_line, repo_path
 
-    for name in created:  # git's line, as gitolite shows it: a typo'd repo does not go unseen
-        print(initialized_line(repo_path(rc, name)), file=sys.stderr)
-    if created:
-        shown = ", ".join(created[:10]) + (
-            f" and {len(created) - 10} more" if len(created) > 10 else ""
-        )
-        print(
-            f"created {len(created)} repo{'s' if len(created) != 1 else ''}: {shown}",
-            file=sys.stderr,
-        )
+        for name in stage.created:
+            print(initialized_line(repo_path(rc, name)), file=sys.stderr)
     status = _after_commit(rc, git_dir, env, good, tip, stage)
     if status:
         problem = f"POST_COMPILE stopped with status {status}"

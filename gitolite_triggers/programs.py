@@ -34,6 +34,8 @@ BUILTIN_IN_PROCESS = {
     "post-compile/update-git-daemon-access-list": "gitolite_triggers.postcompile.daemon:main",
     "buildkite": "gitolite_triggers.buildkite.trigger:main",
     "set-default-roles": "gitolite_triggers.postcompile.default_roles:main",
+    "post-compile/create-with-reference": "gitolite_triggers.postcompile.reference:main",
+    "partial-copy": "gitolite_triggers.postcompile.partial_copy:main",
 }
 
 

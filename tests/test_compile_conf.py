@@ -208,3 +208,17 @@ def test_repo_group_member_escaping_the_repo_base_refused(server: Server) -> Non
         in p.stderr
     )
     assert not (server.home / "escape.git").exists() and not (server.repo_base / "ok.git").exists()
+
+
+def test_rc_hostname_reaches_the_compiler(server: Server) -> None:
+    """t/hostname.t: the rc's HOSTNAME is a setting (an older build dropped it as a trigger
+    list, so `%HOSTNAME/` was a `bad ref` even with HOSTNAME set)."""
+    server.write_rc("HOSTNAME: frodo\n", name="50-host.yaml")
+    write_conf(server, "repo bar-%HOSTNAME\n  RW %HOSTNAME/ = u1\n  RW %HOSTNAME-baz = u1\n")
+    p = server.cli("compile")
+    assert p.returncode == 0, p.stderr
+    assert load_rc().get("HOSTNAME") == "frodo"
+    ok = server.cli("access", "bar-frodo", "u1", "W", "refs/heads/frodo/1")
+    assert ok.returncode == 0 and "refs/heads/frodo/" in ok.stdout, ok.stdout + ok.stderr
+    no = server.cli("access", "bar-frodo", "u1", "W", "refs/heads/frodo")
+    assert no.returncode == 1 and "DENIED by fallthru" in no.stdout

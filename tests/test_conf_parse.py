@@ -249,7 +249,7 @@ def test_subconf_prefixes_its_groups_and_keeps_to_its_repos(tmp_path: Path) -> N
     assert p.groups["@x.devs"] == {"u1": None} and p.groups["@devs"] == {"u9": None}
     assert p.groups["@x.mine"] == {"r1": None}
     assert set(p.repos["r1"]) == {"@x.devs", "@x"} and "r3" not in p.repos
-    assert "conf/sub/x.conf:3: expanding '@mine'; this *may* slow down compilation" in p.warnings
+    assert "expanding '@mine'; this *may* slow down compilation (conf/sub/x.conf:3)" in p.warnings
     assert "subconf 'x' attempting to set access for r3" in p.warnings
 
 

@@ -51,3 +51,39 @@ def test_perms_text_and_what_is_left_alone(server: Server) -> None:
     assert main(["POST_CREATE", "plainrepo"]) == 0  # compile's POST_CREATE: no user
     assert main(["POST_CREATE", "foo/u1/x", "u1", "perms"]) == 0  # a perms change
     assert not (server.repo_base / "foo/u1/x.git").exists()
+
+
+def test_rc_import_of_enabled_set_default_roles(server: Server) -> None:
+    """t/perm-default-roles.t switches the feature on by un-commenting it in the Perl rc's
+    ENABLE list: `rc import` puts our built-in under POST_CREATE (once, also when the rc
+    lists it itself)."""
+    perl_rc = server.home / ".gitolite.rc"
+    perl_rc.write_text("%RC = (ENABLE => ['help', 'set-default-roles']);\n1;\n")
+    r = server.cli("rc", "import", "-q", str(perl_rc))
+    assert r.returncode == 0, r.stdout + r.stderr
+    compile_conf(server, CONF)
+    _create(server, "foo/u1/r2", "u1")
+    assert (
+        server.repo_base / "foo/u1/r2.git/gl-perms"
+    ).read_text() == "READERS u3 u1\nWRITERS u4\n"
+    perl_rc.write_text(
+        "%RC = (ENABLE => ['set-default-roles'], POST_CREATE => ['set-default-roles']);\n1;\n"
+    )
+    assert server.cli("rc", "import", "-q", str(perl_rc)).returncode == 0
+    shown = server.cli("rc", "show", "POST_CREATE").stdout
+    assert shown.count("set-default-roles") == 1, shown
+
+
+def test_gl_perms_role_the_rc_lacks_warns_and_grants_nothing(server: Server) -> None:
+    """t/perm-roles.t: a gl-perms line for a role not in ROLES is ignored with gitolite's
+    warning, once per role, on the check's stderr (the pushing client sees it)."""
+    compile_conf(server, CONF + "    RW refs/tags/ = TESTERS\n")
+    _create(server, "foo/u1/r3", "u1")
+    (server.repo_base / "foo/u1/r3.git/gl-perms").write_text("TESTERS u2\nTESTERS u5\nWRITERS u4\n")
+    r = server.cli("access", "foo/u1/r3", "u2", "W", "refs/tags/t1")
+    assert r.returncode == 1 and "DENIED by fallthru" in r.stdout
+    assert r.stderr.count("WARNING: role 'TESTERS' not allowed, ignoring") == 1, r.stderr
+    assert server.cli("access", "-q", "foo/u1/r3", "u4", "W", "any").returncode == 0
+    (server.repo_base / "foo/u1/r3.git/gl-perms").write_text("TES\x1bTERS u2\n")
+    r = server.cli("access", "foo/u1/r3", "u2", "W", "any")
+    assert "WARNING: role '?' not allowed, ignoring" in r.stderr and "\x1b" not in r.stderr

@@ -12,7 +12,7 @@ normalisations below, each a documented difference (docs/gitolite-cli.md):
 - each side's HOME;
 - gitolite dies with Perl's errno-derived status (25 or 255); we exit 1;
 - git's own chatter (``hint:``, ``Initialized empty Git repository``, ``Cloning into``),
-  which gitolite passes through and we do not (fork's names a server path), and gitolite's
+  (paths differ between the two HOMEs; tests/test_ssh_commands.py checks ours), and gitolite's
   harmless ``grep: .../projects.list: No such file`` from its POST_CREATE updater;
 - ``info -json``: compared as data, less the version fields.
 

@@ -228,7 +228,9 @@ def test_hostile_refs_refused_by_update_hook(server: Server, tmp_path: Path) -> 
         text=True,
     )
     assert push.returncode != 0
-    assert push.stderr.count("FATAL: invalid ref name") == len(refs), push.stderr
+    assert push.stderr.count("FATAL: invalid characters in ref or filename") == len(refs), (
+        push.stderr
+    )
     assert "Traceback" not in push.stderr
     assert not canary.exists()
     shown = subprocess.run(
@@ -236,7 +238,7 @@ def test_hostile_refs_refused_by_update_hook(server: Server, tmp_path: Path) -> 
     )
     assert shown.stdout == ""
     log = server.log_text()
-    assert log.count("\tdie\t") >= len(refs) and "invalid ref name" in log
+    assert log.count("\tdie\t") >= len(refs) and "invalid characters in ref or filename" in log
 
 
 def test_local_push_without_wrapper_is_refused_unless_bypassed(

@@ -151,7 +151,7 @@ def test_foreign_lines_kept_and_block_replaced_in_place(
     # A keydir key that duplicates the admin's own key is still written, with a warning.
     (kd / "sneaky.pub").write_text(keys["root"].read_text())
     r = run_post_compile(server.env, "ssh-authkeys", "POST_COMPILE")
-    assert "keydir/sneaky.pub duplicates a non-gitolite-triggers key" in r.stderr
+    assert "keydir/sneaky.pub duplicates a non-gitolite key" in r.stderr  # gitolite's words
 
 
 def test_unbalanced_markers_refused_file_untouched(server: Server, keys: dict[str, Path]) -> None:
@@ -179,7 +179,10 @@ def test_no_keys_left_warns(server: Server) -> None:
     r = run_post_compile(server.env, "ssh-authkeys", "POST_COMPILE")
     assert r.returncode == 0
     assert "no keys left" in r.stderr
+    assert "authorized_keys missing; creating a new one" in r.stderr  # gitolite's words
     assert block_lines(authkeys(server).read_text()) == []
+    again = run_post_compile(server.env, "ssh-authkeys", "POST_COMPILE")
+    assert "missing" not in again.stderr  # only when there was no file
 
 
 def test_symlinked_authorized_keys_updates_the_target(

@@ -125,3 +125,72 @@ def test_unwritable_list_is_a_message_not_a_traceback(compiled: Server) -> None:
     assert "Traceback" not in r.stderr
     dies = [ln for ln in server.log_text().splitlines() if "\tdie\t" in ln]
     assert len(dies) == 1 and "update-gitweb-access-list:" in dies[0]
+
+
+REF_CONF = """\
+repo gitolite-admin
+    RW+     =   admin
+repo source
+    RW+ = u1
+repo fork
+    RW+ = u1
+    option reference.repo = source
+repo multifork
+    RW+ = u1
+    option reference.repo-1 = source
+    option reference.repo-2 = fork
+repo odd
+    RW+ = u1
+    option reference.repo = nosuch
+"""
+
+
+def test_create_with_reference_adds_alternates(server: Server, tmp_path: Path) -> None:
+    """t/reference.t: `option reference.repo*` gives git alternates after a compile; lines
+    are only added (dropping one could lose objects); a bad name is a warning."""
+    r = server.cli("setup", "--pubkey", str(make_key(tmp_path / "keys", "admin")))
+    assert r.returncode == 0, r.stdout + r.stderr
+    server.write_rc(
+        "POST_COMPILE:\n  - post-compile/create-with-reference\n", name="50-reference.yaml"
+    )
+    (server.admin_base / "conf" / "gitolite.conf").write_text(REF_CONF)
+    assert server.cli("compile").returncode == 0  # as gitolite's: no POST_COMPILE
+    r = server.cli("trigger", "POST_COMPILE")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "reference 'nosuch' is not a repo here; skipped" in r.stderr
+    base = server.repo_base
+    alt = "objects/info/alternates"
+    assert not (base / "source.git" / alt).exists() and not (base / "odd.git" / alt).exists()
+    assert (base / "fork.git" / alt).read_text() == f"{base}/source.git/objects\n"
+    assert (base / "multifork.git" / alt).read_text() == (
+        f"{base}/source.git/objects\n{base}/fork.git/objects\n"
+    )
+    # real git: an object stored only in source is readable through fork
+    blob = tmp_path / "blob"
+    blob.write_text("shared\n")
+    sha = bare_git(server, "source", "hash-object", "-w", str(blob)).stdout.strip()
+    assert bare_git(server, "fork", "cat-file", "-p", sha).stdout == "shared\n"
+    assert bare_git(server, "odd", "cat-file", "-e", sha, check=False).returncode != 0
+    # the option gone: the line stays (objects may live only there now)
+    (server.admin_base / "conf" / "gitolite.conf").write_text(
+        REF_CONF.replace("    option reference.repo = source\n", "")
+    )
+    assert server.cli("compile").returncode == 0
+    assert server.cli("trigger", "POST_COMPILE").returncode == 0
+    assert (base / "fork.git" / alt).read_text() == f"{base}/source.git/objects\n"
+    # a symlinked alternates file is not followed: the program fails, nothing is written
+    (base / "multifork.git" / alt).unlink()
+    (base / "multifork.git" / alt).symlink_to(tmp_path / "elsewhere")
+    r = server.cli("trigger", "POST_COMPILE")
+    assert "create-with-reference" in r.stderr and not (tmp_path / "elsewhere").exists()
+
+
+def test_rc_import_of_enabled_create_with_reference(server: Server) -> None:
+    """t/reference.t adds the feature to the Perl rc's ENABLE list: `rc import` lists ours."""
+    perl_rc = server.home / ".gitolite.rc"
+    perl_rc.write_text("%RC = (ENABLE => ['help', 'create-with-reference']);\n1;\n")
+    r = server.cli("rc", "import", "-q", str(perl_rc))
+    assert r.returncode == 0, r.stdout + r.stderr
+    for where in ("POST_COMPILE", "POST_CREATE"):
+        shown = server.cli("rc", "show", where).stdout
+        assert shown.count("post-compile/create-with-reference") == 1, (where, shown)

@@ -275,7 +275,7 @@ def test_wild_create_of_an_ordinary_name_still_works(world: World, tmp_path: Pat
     name = "sandbox/" + "/".join(["l"] * 31)  # 32 levels: the most allowed
     r = eve.git("clone", eve.url(name), str(tmp_path / "ok"))
     assert r.returncode == 0, r.stderr
-    assert (world.repo(name) / "gl-creator").read_text() == "eve\n"
+    assert (world.repo(name) / "gl-creator").read_text() == "eve"
 
 
 # ---------------------------------------------------------------- 9. CREATOR is a literal
@@ -288,11 +288,11 @@ def test_creator_name_is_not_a_regex(world: World, tmp_path: Path) -> None:
     assert not world.repo("dev/jxdoe").exists()
     r = jd.git("clone", jd.url("dev/j.doe/x"), str(tmp_path / "b"))
     assert r.returncode == 0, r.stderr
-    assert (world.repo("dev/j.doe/x") / "gl-creator").read_text() == "j.doe\n"
+    assert (world.repo("dev/j.doe/x") / "gl-creator").read_text() == "j.doe"
     jx = world.client("jxdoe")  # the namespace is still jxdoe's own
     r = jx.git("clone", jx.url("dev/jxdoe/x"), str(tmp_path / "c"))
     assert r.returncode == 0, r.stderr
-    assert (world.repo("dev/jxdoe/x") / "gl-creator").read_text() == "jxdoe\n"
+    assert (world.repo("dev/jxdoe/x") / "gl-creator").read_text() == "jxdoe"
     # and j.doe gets no CREATOR rights on it
     p = world.server.cli("access", "dev/jxdoe/x", "j.doe", "W")
     assert p.returncode == 1 and "DENIED" in p.stdout

@@ -52,7 +52,7 @@ def test_commands() -> None:
         ("git-upload-pack foo\x00bar", "control characters"),
         ("git-upload-pack '//etc/passwd'", "invalid repo name"),
         ("git-upload-pack '~/foo'", "invalid repo name"),
-        ("git-upload-pack 'foo/../bar'", "contains '..'"),
+        ("git-upload-pack 'foo/../bar'", "'foo/../bar' contains '..'"),  # gitolite's words
         ("git-upload-pack 'foo.git/x'", "contains '.git/'"),
         ("git-upload-pack 'foo//'", "ends with a '/'"),
         ("git-upload-pack --upload-pack=touch", "invalid repo name"),

@@ -110,7 +110,7 @@ def test_d_restore_takes_only_what_trash_made(account: Server) -> None:
     assert ssh(account, "bob", f"D restore {trashed}").stderr == f"'{trashed}' is not yours!\n"
     r = ssh(account, "alice", f"D restore {trashed}")
     assert r.stdout == f"'{trashed}' restored to 'dev/alice/x'\n"
-    assert (account.repo_base / "dev/alice/x.git/gl-creator").read_text() == "alice\n"
+    assert (account.repo_base / "dev/alice/x.git/gl-creator").read_text() == "alice"
 
 
 @pytest.mark.parametrize(
@@ -247,3 +247,22 @@ def test_writable_message_that_is_not_utf8_is_taken(account: Server) -> None:
     assert r.returncode == 0, r.stderr
     r = ssh(account, "alice", "git-receive-pack 'dev/alice/u'")
     assert r.returncode != 0 and "FATAL: down \ufffd\ufffd now" in r.stderr, r.stderr
+
+
+def test_fork_shows_the_final_path_and_copies(account: Server) -> None:
+    """t/fork.t: git's `Cloning into bare repository '.../TO.git'...` line names the final
+    repo (never the hidden folder the copy is built in); the copy is the creator's."""
+    account.write_rc(
+        f"LOCAL_CODE: {account.home / 'local'}\nCOMMANDS: [help, info, perms, create, fork]\n"
+    )
+    assert ssh(account, "alice", "create dev/alice/src").returncode == 0
+    r = ssh(account, "alice", "fork dev/alice/src dev/alice/copy")
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    assert f"Cloning into bare repository '{account.repo_base}/dev/alice/copy.git'..." in lines
+    assert "forking" not in r.stderr and lines[-1] == "dev/alice/src forked to dev/alice/copy"
+    assert (
+        account.repo_base / "dev/alice/copy.git/gl-forked-from"
+    ).read_text() == "dev/alice/src\n"
+    r = ssh(account, "bob", "fork dev/alice/src dev/bob/copy")
+    assert r.returncode == 1 and "Cloning" not in r.stderr

@@ -208,6 +208,7 @@ class Checker:
         self._rules: dict[tuple[str, str], list[tuple[int, str, str]]] = {}
         self._options: dict[tuple[str, str], str] = {}
         self._hooked: dict[str, bool] = {}
+        self._warned_roles: set[str] = set()
 
     # -- filesystem state ------------------------------------------------------------
     def path(self, repo: str) -> str:
@@ -326,11 +327,25 @@ class Checker:
                 continue
             role, *members = line.split()
             if role != "CREATOR" and role not in self.roles:
+                self._warn_role(role)
                 continue
             for m in members:
                 if is_user_name(m) and (m == user or m in eg):
                     ret["@" + role] = None
         return list(ret)
+
+    def _warn_role(self, role: str) -> None:
+        """gitolite's warning for a gl-perms role the rc's ROLES lacks (once per role): the
+        line grants nothing, and the user asking may wonder why (t/perm-roles.t)."""
+        if role in self._warned_roles:
+            return
+        self._warned_roles.add(role)
+        # the file's text is not ours to echo raw: a control character would reach a terminal
+        text = role if role.isascii() and role.isprintable() and len(role) <= 64 else "?"
+        try:
+            os.write(2, f"WARNING: role '{text}' not allowed, ignoring\n".encode())
+        except OSError:  # no stderr: the answer matters, not the warning
+            pass
 
     def rules(self, repo: str, user: str) -> list[tuple[int, str, str]]:
         """The (repo, user) rules in sequence order, memoised: a push's VREF checks ask

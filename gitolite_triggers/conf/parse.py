@@ -411,7 +411,10 @@ class _Parser:
             if not self.subconf_may_name(item):
                 if item in self.p.groups:  # a group it may not name: try its members
                     shown = item.replace(f"@{self.subconf}.", "@", 1)
-                    self.warn(f, n, f"expanding '{shown}'; this *may* slow down compilation")
+                    # gitolite's words first (t/ files match `WARNING: expanding '@g'`), where after
+                    self.p.warnings.append(
+                        f"expanding '{shown}'; this *may* slow down compilation ({f}:{n})"
+                    )
                     queue[:0] = sorted(self.p.groups[item])
                 else:
                     self.ignored.setdefault(self.subconf, {})[item] = None

@@ -198,7 +198,7 @@ def update(rc: Rc, argv: list[str]) -> int:
         raise Fatal(msg, log=(repo, user, msg))
     _relink(rc, repo)
     if not is_ref(ref):
-        msg = f"invalid ref name {ref!r} (refs must match gitolite's REF_OR_FILENAME_PATT)"
+        msg = f"invalid characters in ref or filename: {ref!r}"  # gitolite's words
         raise Fatal(msg, log=(repo, user, msg))
     from gitolite_triggers.conf.errors import AccessError
     from gitolite_triggers.conf.query import access_vrefs, is_denied, options_for

@@ -8,6 +8,8 @@ What carries over:
   (UMASK becomes its octal text, ROLES a hash becomes a list of names);
 - the ENABLE'd features our shipped POST_COMPILE/POST_CREATE lists provide
   (ssh-authkeys, git-config, gitweb, daemon); one NOT enabled is removed from our lists;
+  ``set-default-roles`` and ``create-with-reference`` ENABLE'd add our built-ins of
+  those names (POST_CREATE; POST_COMPILE too for the second);
 - ENABLE'd commands: into COMMANDS (all of them, and only them: a command not enabled
   is refused, as in gitolite) when our schema has that key; without it, help, info and
   perms are always on and the others are reported;
@@ -38,6 +40,16 @@ SHIPPED_FEATURES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
 }
 SHIPPED_PROGRAMS = {prog for pairs in SHIPPED_FEATURES.values() for _, prog in pairs}
+# ENABLE'd features whose program is one of our built-ins but not in our shipped lists:
+# an import adds it where gitolite's ENABLE puts it.
+ADDED_FEATURES: dict[str, tuple[tuple[str, str], ...]] = {
+    "set-default-roles": (("POST_CREATE", "set-default-roles"),),
+    "partial-copy": (("PRE_GIT", "partial-copy"),),
+    "create-with-reference": (
+        ("POST_COMPILE", "post-compile/create-with-reference"),
+        ("POST_CREATE", "post-compile/create-with-reference"),
+    ),
+}
 
 ALWAYS_ON_COMMANDS = ("help", "info", "perms")
 # Ours, with no gitolite counterpart an ENABLE list could name: kept on after an import
@@ -59,12 +71,10 @@ FEATURE_MEANINGS: dict[str, str] = {
     "Mirroring": "no mirroring: a slave/copy setup must be re-created with triggers",
     "expand-deny-messages": "denials use the short gitolite text, without the expanded explanation",
     "RepoUmask": "per-repo umask options are ignored; the rc UMASK applies to every repo",
-    "partial-copy": "partial-copy repos are not kept in sync",
     "upstream": "upstream-tracking repos are not fetched before a read",
     "no-create-on-read": "a wild repo is still created by a read (clone/fetch) of a user with C",
     "no-auto-create": "a wild repo is still created on first access by a user with C",
     "ssh-authkeys-split": "keys holding several lines are not split; put one key per file",
-    "create-with-reference": "new repos do not get an alternates reference",
     "cgit": "no cgit description files are written",
 }
 
@@ -210,15 +220,23 @@ def map_rc(
         )
         notes.append(Note(key, meaning))
 
+    explicit = {
+        str(item).split()[0]
+        for lst in TRIGGER_LISTS
+        for item in (rc.get(lst) or [])
+        if isinstance(item, str) and item.split()
+    }
     # ENABLE: features and commands
     commands: list[str] = []
     local_code = rc.get("LOCAL_CODE") if isinstance(rc.get("LOCAL_CODE"), str) else None
     for name, entry in zip(names, enable, strict=True):
         if name in SHIPPED_FEATURES:
             carried.append(f"ENABLE {name}")
-        elif name == "set-default-roles":  # our built-in program of the same name
-            triggers.setdefault("POST_CREATE", []).append("set-default-roles")
-            carried.append(f"ENABLE {name} (POST_CREATE: set-default-roles)")
+        elif name in ADDED_FEATURES:
+            for where, program in ADDED_FEATURES[name]:
+                if program not in explicit:  # else the rc's own list carries it below
+                    triggers.setdefault(where, []).append(program)
+            carried.append(f"ENABLE {name}")
         elif name == "repo-specific-hooks":
             if local_code:  # on while LOCAL_CODE/hooks/repo-specific/ exists (repohooks.py)
                 carried.append(f"ENABLE {name} (on while LOCAL_CODE/hooks/repo-specific/ exists)")
@@ -246,12 +264,6 @@ def map_rc(
         merged.extend(c.split()[0] for c in commands if c.split()[0] not in merged)
         merged.extend(c for c in OUR_COMMANDS if c not in merged)
         settings["COMMANDS"] = merged
-    explicit = {
-        str(item).split()[0]
-        for lst in TRIGGER_LISTS
-        for item in (rc.get(lst) or [])
-        if isinstance(item, str) and item.split()
-    }
     for feature, pairs in SHIPPED_FEATURES.items():
         if feature in names:
             continue

@@ -342,7 +342,7 @@ def build(
         _check_line_parts(k, script, options)
         if k.blob in outside:
             warnings.append(
-                f"{k.source} duplicates a non-gitolite-triggers key in {where}; sshd will use that line, not this one"
+                f"{k.source} duplicates a non-gitolite key in {where} (outside our block); sshd will use that line, not this one"
             )
         elif k.blob in seen:
             warnings.append(f"{k.source} duplicates {seen[k.blob].source}; sshd will ignore it")
@@ -401,6 +401,8 @@ def run(
     if ak.is_symlink():
         ak = ak.resolve()  # an admin's symlinked file: update its target, keep the link
     existing = _read(ak)  # before the (slower) key checks, so a change meanwhile is seen
+    if not ak.exists():  # gitolite's words: sshd had no file at all until now
+        warn(PROG, "authorized_keys missing; creating a new one")
 
     keys, warnings = read_key_files(keydir)
     keys, more = fingerprint_check(keys)

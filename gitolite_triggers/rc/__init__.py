@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 # 5: the schema refuses a UMASK with owner bits; an older cache may hold one.
 # 6: a cache may stand for an invalid rc served from the last good one ("fallback").
 # 7: COMMANDS and the D/desc settings (an older cache lacks them).
-CACHE_VERSION = 7
+# 8: HOSTNAME (an older cache dropped it as a trigger list).
+CACHE_VERSION = 8
 LAST_GOOD_FORMAT = "gitolite-triggers last good rc"
 SAFE_UMASK = 0o077  # every entry point's first act, before anything can be written
 ALWAYS_FIREABLE = ("POST_COMPILE", "POST_CREATE")

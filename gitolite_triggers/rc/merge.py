@@ -34,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "KEYS_IN_AUTHORIZED_KEYS": True,  # False: sshd finds our keys through the key index only
     "GITWEB_PROJECTS_LIST": "~/projects.list",
     "SITE_INFO": None,
+    "HOSTNAME": None,  # replaces %HOSTNAME in gitolite.conf (conf/parse.py)
     # the ssh commands users may run: gitolite's default ENABLE'd set (docs/shell.md)
     "COMMANDS": ["help", "desc", "info", "perms", "writable", "builds", "build"],
     "D_DISABLE_RM": False,

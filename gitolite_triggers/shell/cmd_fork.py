@@ -4,8 +4,10 @@ gitolite's rights: read access to FROM, the ``C`` right for TO (which must not e
 copy is ``git clone --bare -l`` (hard links, no network) into a hidden name renamed into
 place, with our hooks, ``gl-creator`` (the user) and ``gl-forked-from`` (FROM); then
 POST_CREATE fires with ``TO user fork``, as gitolite's does (and no PRE_CREATE, as in
-gitolite). Messages are gitolite's, on stderr without ``FATAL:``, exit 1. git's own
-"Cloning into..." line is not shown (it names a server path); its warnings are.
+gitolite). Messages are gitolite's, on stderr without ``FATAL:``, exit 1. git's
+"Cloning into bare repository '/abs/TO.git'..." line is shown with TO's final path (git's
+own names the hidden temp folder), as a created repo's "Initialized empty..." line is; git's
+warnings are shown, any other line of git's is not.
 """
 
 from __future__ import annotations
@@ -68,11 +70,12 @@ def _clone(rc: Rc, src: str, to: str, user: str, source: str) -> None:
         )
         if done.returncode != 0:
             raise Quit(f"fork of '{source}' failed", 1)
+        print(f"Cloning into bare repository '{target}'...", file=sys.stderr)
         for line in done.stderr.splitlines():  # git's warnings, never a line naming a path
             if line.startswith("warning: ") and rc.repo_base not in line and "/" not in line:
                 print(line, file=sys.stderr)
         install_hooks(rc, tmp)
-        write_creator(tmp, user)
+        write_creator(tmp, user, newline=True)
         (tmp / "gl-forked-from").write_text(source + "\n")
         try:
             os.rename(tmp, target)  # fails if TO appeared meanwhile: nothing is overwritten

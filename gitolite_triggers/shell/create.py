@@ -22,13 +22,14 @@ from gitolite_triggers.rc import Rc
 from gitolite_triggers.runner import Options, fire
 
 
-def write_creator(path: os.PathLike[str] | str, user: str) -> None:
-    """``gl-creator`` holds the creator's name; written atomically."""
+def write_creator(path: os.PathLike[str] | str, user: str, newline: bool = False) -> None:
+    """``gl-creator`` holds the creator's name; written atomically. Byte for byte as
+    gitolite writes it (t/fork.t compares checksums): no newline for a created repo, one
+    for a fork; readers take either."""
     from gitolite_triggers.atomicfile import AS_OPEN, write_atomic
 
-    write_atomic(
-        os.path.join(path, "gl-creator"), (user + "\n").encode("utf-8"), AS_OPEN, fsync=False
-    )
+    text = user + "\n" if newline else user
+    write_atomic(os.path.join(path, "gl-creator"), text.encode("utf-8"), AS_OPEN, fsync=False)
 
 
 def _make_parents(target: Path) -> list[Path]:
