@@ -236,7 +236,8 @@ def map_rc(
             for where, program in ADDED_FEATURES[name]:
                 if program not in explicit:  # else the rc's own list carries it below
                     triggers.setdefault(where, []).append(program)
-            carried.append(f"ENABLE {name}")
+            lists = ", ".join(f"{where}: {program}" for where, program in ADDED_FEATURES[name])
+            carried.append(f"ENABLE {name} ({lists})")
         elif name == "repo-specific-hooks":
             if local_code:  # on while LOCAL_CODE/hooks/repo-specific/ exists (repohooks.py)
                 carried.append(f"ENABLE {name} (on while LOCAL_CODE/hooks/repo-specific/ exists)")
