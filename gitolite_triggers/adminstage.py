@@ -29,6 +29,7 @@ Everything here runs under the admin lock (adminpush.admin_lock).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -47,6 +48,7 @@ STAGE_DIR = ".gl-stage"
 MANIFEST = "stage.json"
 DRIFT = "gl-drift.json"
 LAST_GOOD = "gl-last-good"
+KEYS_STAMP = "gl-keys-staged.json"
 STALE_AFTER = 3600  # seconds: a stage no post-update came for (the ref update failed)
 
 # The built-ins that stage their writes (the rest of POST_COMPILE runs after the commit).
@@ -284,7 +286,9 @@ def build(
         os.mkdir(tree)
         index = str(git_dir / f".index.gl-stage.{stage_id}")
         tenv = {**qenv, "GIT_DIR": str(git_dir), "GIT_WORK_TREE": tree, "GIT_INDEX_FILE": index}
-        _git(tenv, str(git_dir), "read-tree", "--reset", "-u", commit_id)
+        staged_tree = _Tree(rc, git_dir, qenv, tree, index)
+        staged_tree.checkout(commit_id)
+        staged_tree.fill("conf")
         faults.point("stage:checkout")
         # 2. compile, new repos built whole in the stage
         repo_stage = _staged_repo_base(rc, folder)
@@ -318,13 +322,18 @@ def build(
         read_staged(rc, staged_store)
         try:
             stage.later = _stage_builtins(
-                rc, plan, Path(tree) / "keydir", stage.created, repo_stage
+                rc,
+                plan,
+                staged_tree,
+                _keydir_tree(tenv, git_dir, commit_id),
+                stage.created,
+                repo_stage,
             )
         finally:
             read_staged(rc, None)
         faults.point("stage:builtins")
         # 4. the checkout, gl-last-good, the drift record
-        checkout_ops = _checkout_ops(rc, git_dir, tree, index, stage_id)
+        checkout_ops = staged_tree.ops()
         tail = Plan(stage_id)
         tail.put(git_dir / LAST_GOOD, (commit_id + "\n").encode(), 0o644)
         drift = Plan(stage_id)
@@ -347,8 +356,27 @@ def build(
     return stage
 
 
+def plan_stamp(rc: Rc) -> Path:
+    """What authorized_keys was last staged from (ssh_authkeys.stage), beside gl-last-good."""
+    from gitolite_triggers.repos import ADMIN_REPO, repo_path
+
+    return repo_path(rc, ADMIN_REPO) / KEYS_STAMP
+
+
+def _keydir_tree(env: dict[str, str], git_dir: Path, commit_id: str) -> str:
+    """The commit's keydir tree object ("" if it has none)."""
+    out = _git(env, str(git_dir), "ls-tree", "-z", commit_id, "--", "keydir").split("\0")[0]
+    meta = out.partition("\t")[0].split(" ")
+    return meta[2] if len(meta) == 3 and meta[1] == "tree" else ""
+
+
 def _stage_builtins(
-    rc: Rc, plan: Plan, keydir: Path, created: list[str], repo_stage: str
+    rc: Rc,
+    plan: Plan,
+    tree: _Tree,
+    keydir_tree: str,
+    created: list[str],
+    repo_stage: str,
 ) -> list[dict[str, Any]]:
     """Stage the built-ins of POST_COMPILE; return the entries left for after the commit."""
     import importlib
@@ -369,48 +397,229 @@ def _stage_builtins(
             continue
         mod = importlib.import_module(f"gitolite_triggers.postcompile.{module}")
         if module == "ssh_authkeys":
-            mod.stage(rc, plan, keydir)
+            mod.stage(
+                rc,
+                plan,
+                Path(tree.tree) / "keydir",
+                keydir_tree,
+                str(plan_stamp(rc)),
+                files=tree.keydir_files,
+            )
         else:
             mod.stage(rc, plan, created, repo_stage)
     return later
 
 
-def _checkout_ops(
-    rc: Rc, git_dir: Path, tree: str, index: str, stage_id: str
-) -> list[dict[str, Any]]:
-    """Renames that make $GL_ADMIN_BASE's tracked files the staged tree's, and its index."""
-    base = rc.admin_base
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env["GIT_DIR"] = str(git_dir)
-    live = set(_git({**env, "GIT_WORK_TREE": base}, str(git_dir), "ls-files", "-z").split("\0")) - {
-        ""
-    }
-    new = set(
-        _git(
-            {**env, "GIT_INDEX_FILE": index, "GIT_WORK_TREE": tree}, str(git_dir), "ls-files", "-z"
-        ).split("\0")
-    ) - {""}
-    ops: list[dict[str, Any]] = []
-    for path in sorted(new):
-        dst = os.path.join(base, path)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        if os.path.isdir(dst) and not os.path.islink(dst):
-            raise StageFailed(f"'{path}' is a folder on the server; cannot check the file out")
+class _Tree:
+    """The stage's copy of the pushed tree: only what differs from the live checkout.
+
+    Why: on a site with 100,000 key files an admin push changes a few; writing (or even
+    linking) them all again cost seconds. The live checkout's index says which live files
+    are the pushed commit's already (git's stat check, ``diff-files``, and the index vs
+    the commit, ``diff-index``); only the others are written, by git, into ``tree``, and
+    only they are renamed into place. The stage index is the live one with the commit read
+    in (``read-tree -m`` keeps the stat data of the entries that did not change).
+
+    What reads the tree (the compiler: conf/; ssh-authkeys: keydir/) gets those folders
+    whole from ``fill``: hard links to the live files, which are never written in place
+    (the commit renames new files over them; git unlinks before it writes).
+    Without a live index (a server set up by an older version), git writes everything.
+    """
+
+    def __init__(self, rc: Rc, git_dir: Path, qenv: dict[str, str], tree: str, index: str):
+        self.base = rc.admin_base
+        self.git_dir = git_dir
+        self.tree = tree
+        self.index = index
+        self.env = {**qenv, "GIT_DIR": str(git_dir), "GIT_WORK_TREE": tree, "GIT_INDEX_FILE": index}
+        self.written: list[str] = []  # paths of the commit written into the tree
+        self.removed: list[str] = []  # live tracked paths the commit does not have
+        self.partial = False
+        self.filled: set[str] = set()
+
+    def checkout(self, commit_id: str) -> None:
+        live_index = self.git_dir / "index"
+        if live_index.is_file():
+            try:
+                self._partial(live_index, commit_id)
+                return
+            except StageFailed:  # a damaged live index: doctor names it; write everything
+                shutil.rmtree(self.tree)
+                os.mkdir(self.tree)
+                self.written, self.removed, self.partial = [], [], False
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.index)
+        _git(self.env, str(self.git_dir), "read-tree", "--reset", "-u", commit_id)
+        self.written = self.ls("")
+
+    def _partial(self, live_index: Path, commit_id: str) -> None:
+        shutil.copyfile(live_index, self.index)
+        live = {**self.env, "GIT_WORK_TREE": self.base}
+        # live files that differ from the live index (edited, missing); ctime is ignored:
+        # the rename that put a file in place changed it
+        dirty = set(
+            _split(
+                _git(
+                    live,
+                    self.base,
+                    "-c",
+                    "core.trustctime=false",
+                    "diff-files",
+                    "-z",
+                    "--name-only",
+                )
+            )
+        )
+        status = _split(
+            _git(
+                live,
+                self.base,
+                "diff-index",
+                "--cached",
+                "-z",
+                "--name-status",
+                "--no-renames",
+                commit_id,
+            )
+        )
+        changed: dict[str, str] = dict(zip(status[1::2], status[0::2], strict=True))
+        self.removed = sorted(p for p, st in changed.items() if st == "A")  # not in the commit
+        gone = set(self.removed)
+        self.written = sorted({p for p, st in changed.items() if st != "A"} | (dirty - gone))
+        _git(self.env, str(self.git_dir), "read-tree", "-m", commit_id)
+        if self.written:
+            _git_in(
+                self.env,
+                str(self.git_dir),
+                "\0".join(self.written) + "\0",
+                "checkout-index",
+                "-f",
+                "-u",
+                "-z",
+                "--stdin",
+            )
+        self.partial = True
+
+    def ls(self, prefix: str) -> list[str]:
+        args = ["ls-files", "-z"] + (["--", prefix] if prefix else [])
+        return _split(_git({**self.env, "GIT_WORK_TREE": self.tree}, str(self.git_dir), *args))
+
+    def fill(self, top: str) -> None:
+        """Make ``tree/top`` whole: hard links to the live files that are the commit's."""
+        import stat
+
+        if not self.partial or top in self.filled:
+            return
+        self.filled.add(top)
+        written = set(self.written)
+        folders: dict[str, bool] = {"": True}  # relative folder -> a real folder, made in tree
+
+        def folder_ok(rel: str) -> bool:
+            if rel not in folders:
+                parent = rel.rpartition("/")[0]
+                ok = folder_ok(parent)
+                if ok:
+                    try:  # never through a symlinked folder: only files really in the base
+                        ok = stat.S_ISDIR(os.lstat(os.path.join(self.base, rel)).st_mode)
+                    except OSError:
+                        ok = False
+                if ok:
+                    os.makedirs(os.path.join(self.tree, rel), exist_ok=True)
+                folders[rel] = ok
+            return folders[rel]
+
+        missing = []
+        for path in self.ls(top + "/"):
+            if path in written:
+                continue
+            src = os.path.join(self.base, path)
+            try:
+                if not folder_ok(path.rpartition("/")[0]) or not stat.S_ISREG(
+                    os.lstat(src).st_mode
+                ):
+                    missing.append(path)
+                    continue
+                os.link(src, os.path.join(self.tree, path), follow_symlinks=False)
+            except OSError as e:
+                if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                missing.append(path)
+        if missing:  # cannot be linked (it should not happen): git writes a copy
+            _git_in(
+                self.env,
+                str(self.git_dir),
+                "\0".join(missing) + "\0",
+                "checkout-index",
+                "-f",
+                "-z",
+                "--stdin",
+            )
+
+    def keydir_files(self) -> list[tuple[str, str]] | None:
+        """The commit's keydir/ files as (path below keydir, the keydir to read it from):
+        the stage's for those written, the live one's for the others (that git found to be
+        the commit's already): no copy or link of 100,000 key files. None: read the tree."""
+        if not self.partial:
+            return None
+        written = set(self.written)
+        live, staged = os.path.join(self.base, "keydir"), os.path.join(self.tree, "keydir")
+        return [
+            (path[len("keydir/") :], staged if path in written else live)
+            for path in self.ls("keydir/")
+        ]
+
+    def ops(self) -> list[dict[str, Any]]:
+        """Renames that make $GL_ADMIN_BASE's tracked files the commit's, and its index."""
+        base = self.base
+        removed = self.removed
+        if not self.partial:  # everything was written: every live tracked file not in it goes
+            env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+            env.update(GIT_DIR=str(self.git_dir), GIT_WORK_TREE=base)
+            removed = sorted(
+                set(_split(_git(env, str(self.git_dir), "ls-files", "-z"))) - set(self.written)
+            )
+        ops: list[dict[str, Any]] = []
+        for path in self.written:
+            dst = os.path.join(base, path)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            if os.path.isdir(dst) and not os.path.islink(dst):
+                raise StageFailed(f"'{path}' is a folder on the server; cannot check the file out")
+            src = os.path.join(self.tree, path)
+            ops.append({"op": "rename", "src": src, "dst": dst, "ident": None, "force": True})
+        for path in removed:
+            ops.append({"op": "unlink", "path": os.path.join(base, path)})
         ops.append(
             {
                 "op": "rename",
-                "src": os.path.join(tree, path),
-                "dst": dst,
+                "src": self.index,
+                "dst": str(self.git_dir / "index"),
                 "ident": None,
                 "force": True,
             }
         )
-    for path in sorted(live - new):
-        ops.append({"op": "unlink", "path": os.path.join(base, path)})
-    ops.append(
-        {"op": "rename", "src": index, "dst": str(git_dir / "index"), "ident": None, "force": True}
+        return ops
+
+
+def _split(out: str) -> list[str]:
+    return [p for p in out.split("\0") if p]
+
+
+def _git_in(env: dict[str, str], cwd: str, stdin: str, *args: str) -> None:
+    """git with ``stdin`` (paths for --stdin); errors as _git's."""
+    proc = subprocess.run(
+        ["git", *args],
+        env=env,
+        cwd=cwd,
+        input=stdin.encode("utf-8", "surrogateescape"),
+        capture_output=True,
     )
-    return ops
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip()
+        if "No space left" in err or "Disk quota" in err or _write_error(err, env):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        raise StageFailed(
+            f"git {args[0]} failed: {err.splitlines()[-1] if err else proc.returncode}"
+        )
 
 
 def drift_record(commit_id: str, ref: str, step: str, problem: str) -> bytes:

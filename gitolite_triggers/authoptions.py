@@ -49,6 +49,8 @@ _AUTH_OPTIONS = re.compile(AUTH_OPTIONS_PATTERN)
 
 def has_control(text: str) -> bool:
     """Any C0/C1 control character or DEL (a newline, a carriage return, an escape...)."""
+    if text.isprintable():  # no Cc, Zl or Zp character: the common case, in C
+        return False
     return any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" for c in text)
 
 

@@ -40,6 +40,8 @@ from gitolite_triggers.postcompile.common import guarded, parse_call, warn
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from gitolite_triggers.postcompile.plan import Plan
     from gitolite_triggers.rc import Rc
 
@@ -155,17 +157,25 @@ def _keydir_entries(keydir: Path) -> list[tuple[str, str]]:
     return sorted(found)
 
 
-def read_key_files(keydir: Path) -> tuple[list[Key], list[str]]:
+def read_key_files(
+    keydir: Path, files: list[tuple[str, str]] | None = None
+) -> tuple[list[Key], list[str]]:
     """Parse every ``*.pub`` under ``keydir`` (sorted); return (keys, warnings).
 
     Every file is looked at, so that a private key is caught whatever its name; files
     not ending in ``.pub`` are then ignored with a warning. Nothing read is ever shown.
+    ``files`` (an admin push's stage): the keydir's files as (path relative to keydir,
+    the keydir folder to read it from), instead of walking ``keydir``.
     """
     from gitolite_triggers.safefile import UnsafeFile, read_inside
 
     keys: list[Key] = []
     warnings: list[str] = []
-    for rel, kind in _keydir_entries(keydir):
+    if files is None:
+        entries = [(rel, kind, str(keydir)) for rel, kind in _keydir_entries(keydir)]
+    else:
+        entries = [(rel, "file", root) for rel, root in sorted(files)]
+    for rel, kind, root in entries:
         if has_control(rel):
             shown = "keydir/" + rel.encode("unicode_escape").decode("ascii")
             warnings.append(f"{shown}: skipped: the file name has a control character")
@@ -179,7 +189,7 @@ def read_key_files(keydir: Path) -> tuple[list[Key], list[str]]:
             warnings.append(f"{shown}: skipped: not a plain file")
             continue
         try:
-            data, _ = read_inside(str(keydir), rel, MAX_KEY_FILE)
+            data, _ = read_inside(root, rel, MAX_KEY_FILE)
         except UnsafeFile as e:
             warnings.append(f"{shown}: skipped: {e}")
             continue
@@ -367,6 +377,7 @@ def run(
     keys_in_file: bool = True,
     plan: Plan | None = None,
     keydir: Path | None = None,
+    files: list[tuple[str, str]] | None = None,
 ) -> int:
     """Write authorized_keys (and the key index) from ``keydir`` (default admin_base/keydir).
 
@@ -387,7 +398,7 @@ def run(
             "(the last good keys stay in force); fix AUTH_OPTIONS (gitolite-triggers rc show AUTH_OPTIONS)"
         )
     keydir = keydir if keydir is not None else admin_base / "keydir"
-    if keydir.is_symlink() or not keydir.is_dir():
+    if files is None and (keydir.is_symlink() or not keydir.is_dir()):
         if keydir.is_symlink():
             warn(PROG, "keydir/ is a symlink: not read, authorized_keys not changed")
         return 0  # gitolite: nothing to do before there is a keydir
@@ -404,7 +415,7 @@ def run(
     if not ak.exists():  # gitolite's words: sshd had no file at all until now
         warn(PROG, "authorized_keys missing; creating a new one")
 
-    keys, warnings = read_key_files(keydir)
+    keys, warnings = read_key_files(keydir, files)
     keys, more = fingerprint_check(keys)
     warnings.extend(more)
     folder, index, token = _prepare_index(ssh, keys, script, options, keys_in_file)
@@ -510,18 +521,94 @@ def main(argv: list[str]) -> int:
     return guarded(PROG, _main, argv)
 
 
-def stage(rc: Rc, plan: Plan, keydir: Path) -> None:
-    """An admin push's step: the keys of the pushed ``keydir`` staged into ``plan``."""
+def stage(
+    rc: Rc,
+    plan: Plan,
+    keydir: Path,
+    keydir_tree: str = "",
+    stamp: str | None = None,
+    files: Callable[[], list[tuple[str, str]] | None] | None = None,
+) -> None:
+    """An admin push's step: the keys of the pushed ``keydir`` staged into ``plan``.
+
+    ``keydir_tree`` is the pushed commit's keydir tree object and ``stamp`` a file (in the
+    admin repo's folder) recording what authorized_keys was last staged from. When the
+    stamp says the live file is exactly what this keydir and rc make, nothing is read or
+    written: a conf-only push on a site of 100,000 keys skips reading them all (``files``
+    lists them, each where to read it, when they are read). Any doubt
+    (another keydir, another AUTH_OPTIONS or KEYS_IN_AUTHORIZED_KEYS, an authorized_keys
+    written or edited since, a missing key index) renders it all, as before.
+    """
     from gitolite_triggers import paths
 
-    run(
-        Path(paths.home_dir()),
-        Path(rc.admin_base),
-        rc.get("AUTH_OPTIONS") or "",
-        keys_in_file=rc.get("KEYS_IN_AUTHORIZED_KEYS", True) is not False,
-        plan=plan,
-        keydir=keydir,
-    )
+    home = Path(paths.home_dir())
+    options = rc.get("AUTH_OPTIONS") or ""
+    keys_in_file = rc.get("KEYS_IN_AUTHORIZED_KEYS", True) is not False
+    inputs = {
+        "version": 1,
+        "keydir": keydir_tree,
+        "options": options,
+        "keys_in_file": keys_in_file,
+        "admin_base": os.path.abspath(rc.admin_base),
+    }
+    if stamp and keydir_tree and _stamp_holds(stamp, inputs, home):
+        return
+    before = len(plan.ops)
+    listed = files() if files is not None and keydir_tree else None
+    run(home, Path(rc.admin_base), options, keys_in_file, plan=plan, keydir=keydir, files=listed)
+    if stamp and keydir_tree:
+        _stage_stamp(plan, stamp, inputs, home, plan.ops[before:])
+
+
+STAMP_MAX = 64 * 1024
+
+
+def _authorized_keys(home: Path) -> Path:
+    ak = home / ".ssh" / "authorized_keys"
+    return ak.resolve() if ak.is_symlink() else ak  # as run() does
+
+
+def _stamp_holds(stamp: str, inputs: dict[str, object], home: Path) -> bool:
+    """Is the live authorized_keys (and its index) the one staged from ``inputs``?"""
+    import json
+
+    from gitolite_triggers.postcompile.plan import ident
+
+    try:
+        with open(stamp, "rb") as f:
+            doc = json.loads(f.read(STAMP_MAX))
+        ak = _authorized_keys(home)
+        if not isinstance(doc, dict) or doc.get("inputs") != inputs:
+            return False
+        if doc.get("path") != str(ak) or doc.get("ident") != ident(str(ak)):
+            return False
+        if (os.stat(ak).st_mode & 0o777) != 0o600 or (os.stat(home / ".ssh").st_mode & 0o077):
+            return False
+        index = doc.get("index")
+        return isinstance(index, str) and (not index or os.path.isfile(index))
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def _stage_stamp(
+    plan: Plan, stamp: str, inputs: dict[str, object], home: Path, ops: list[dict[str, object]]
+) -> None:
+    """Stage the stamp of what this run staged (renamed in after authorized_keys)."""
+    import json
+
+    from gitolite_triggers.keyindex import INDEX_DIR, token_in
+    from gitolite_triggers.postcompile.plan import ident
+
+    ak = str(_authorized_keys(home))
+    staged = next((str(op["src"]) for op in ops if op["op"] == "rename" and op["dst"] == ak), ak)
+    seen = ident(staged)
+    if seen is None:
+        return  # no authorized_keys (no keydir): nothing to vouch for
+    token = token_in(_read(Path(staged)))
+    index = os.path.join(str(home / ".ssh" / INDEX_DIR), f"{token}.idx") if token else ""
+    doc = {"inputs": inputs, "path": ak, "ident": seen, "index": index}
+    plan.put(stamp, json.dumps(doc, sort_keys=True).encode(), 0o600)
+    plan.ops[-1]["force"] = True  # ours alone, under the admin lock
 
 
 def _main(argv: list[str]) -> int:

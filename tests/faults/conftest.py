@@ -168,6 +168,24 @@ def assert_in_force(world: World, tag: str, commit: str) -> None:
     assert f"last = {tag}" in (s.repo_base / "testing.git" / "config").read_text()
     assert f"repo r{tag}" in (s.admin_base / "conf" / "gitolite.conf").read_text()
     assert (s.admin_base / "keydir" / f"u{tag}.pub").exists()
+    # the checkout is the commit's (only changed files are staged: adminstage._Tree) and
+    # so is its index, which the next push's stat check trusts
+    admin_git = s.repo_base / "gitolite-admin.git"
+    for path in ("conf/gitolite.conf", f"keydir/u{tag}.pub"):
+        blob = git(s.home, f"--git-dir={admin_git}", "show", f"{commit}:{path}", env=s.env)
+        assert (s.admin_base / path).read_text() == blob.stdout, path
+    env = {**s.env, "GIT_INDEX_FILE": str(admin_git / "index")}
+    same = git(
+        s.home,
+        f"--git-dir={admin_git}",
+        "diff-index",
+        "--cached",
+        "--quiet",
+        commit,
+        env=env,
+        check=False,
+    )
+    assert same.returncode == 0, "the live index is not the commit's"
 
 
 def log_lines_whole(server: Server) -> int:
