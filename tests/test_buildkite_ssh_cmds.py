@@ -163,3 +163,26 @@ def test_build_makes_a_second_build_of_the_same_commit(world: World) -> None:
     assert f"\tbuild\tbar\trefs/heads/main\t{sha}\talice\t" in world.log()
     r = world.client("alice").ssh("build bar nosuchbranch")
     assert r.returncode != 0 and r.stderr.strip() == "FATAL: no ref 'nosuchbranch' in bar"
+
+
+def test_build_caps_the_builds_a_user_has_queued(world: World) -> None:
+    """A writer cannot queue builds without bound: at MAX_QUEUED_PER_USER undelivered
+    `build`s of theirs the next is refused; other users and delivered builds do not count."""
+    from gitolite_triggers.shell.cmd_build import MAX_QUEUED_PER_USER
+
+    sha = world.push_commit("bar", "cap")
+    held = []
+    for i in range(MAX_QUEUED_PER_USER):  # undelivered: due in a day
+        rec = {"id": f"{i:032x}", "repo": "bar", "ref": "refs/heads/main", "old": sha,
+               "new": sha, "user": "alice", "source": "ssh-build", "org": ORG,
+               "pipeline": PIPELINE, "body": {}, "created": time.time(), "attempts": 0,
+               "next_at": time.time() + 86400, "maybe_posted": False, "history": []}  # fmt: skip
+        assert world.spool.add(rec)
+        held.append(rec["id"])
+    r = world.client("alice").ssh("build bar main")
+    assert r.returncode != 0
+    assert f"you have {MAX_QUEUED_PER_USER} builds queued already" in r.stderr, r.stderr
+    for rid in held:
+        world.spool.path("pending", rid).unlink()
+    r = world.client("alice").ssh("build bar main")
+    assert r.returncode == 0, r.stderr

@@ -19,6 +19,9 @@ from gitolite_triggers.rc import Rc
 from gitolite_triggers.shell.cmd_builds import NOT_AUTHORISED, readable_repo
 
 URL_WAIT = 5.0
+# A writer may queue this many `build`s not yet delivered; more would let one user grow
+# the spool and the CI bill without bound (a push builds once per commit; this does not).
+MAX_QUEUED_PER_USER = 5
 USAGE = """\
 build -- start a new Buildkite build of a ref's current commit.
 
@@ -88,6 +91,16 @@ def run(rc: Rc, user: str | None, args: list[str]) -> int:
     from gitolite_triggers.buildkite.spool import Spool
 
     ref, tip = found
+    queued = sum(
+        1
+        for r in Spool(config.settings(rc).spool_dir).records("pending")
+        if r.get("source") == "ssh-build" and r.get("user") == user
+    )
+    if queued >= MAX_QUEUED_PER_USER:
+        raise Fatal(
+            f"buildkite: you have {queued} builds queued already (at most {MAX_QUEUED_PER_USER});"
+            f" `ssh git@host builds {repo}` shows them"
+        )
     recs = rebuild.of_tip(rc, repo, ref, tip, user)
     if not recs:
         raise Fatal(f"buildkite: no pipeline builds {ref} of {repo}")
