@@ -160,7 +160,7 @@ def sweep(rc: Rc, git_dir: Path, keep: str | None = None, max_age: float = STALE
             age = now - os.lstat(folder).st_mtime
         except OSError:
             continue
-        if stage is not None and age < max_age and _alive(stage.owner):
+        if stage is not None and age < max_age and pid_alive(stage.owner):
             continue  # its push is still going: its post-update will commit it
         if stage is not None:
             discard(stage.ops)
@@ -169,9 +169,10 @@ def sweep(rc: Rc, git_dir: Path, keep: str | None = None, max_age: float = STALE
         shutil.rmtree(os.path.join(rc.repo_base, f".gl-stage-{name}"), ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
-    """Is the receive-pack that will commit a stage still running? Once it has ended, its
-    post-update either committed the stage or never will (its ref update failed)."""
+def pid_alive(pid: int) -> bool:
+    """Is process ``pid`` still running (one of ours or another account's)? For a stage: once
+    its receive-pack has ended, its post-update either committed the stage or never will (its
+    ref update failed); doctor asks it of a temp file's writer."""
     if pid <= 1:
         return False
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from gitolite_triggers import paths
+from gitolite_triggers.adminstage import pid_alive
 from gitolite_triggers.doctor import Problem
 from gitolite_triggers.rc import Rc
 
@@ -78,16 +79,6 @@ def _folders(rc: Rc) -> list[str]:
     return folders
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _locked(path: str) -> bool:
     import fcntl
 
@@ -124,7 +115,7 @@ def stale_temps(rc: Rc) -> list[str]:
             continue
         for name in names:
             pid = temp_writer(name)
-            if pid is not None and not _alive(pid):
+            if pid is not None and not pid_alive(pid):
                 path = os.path.join(folder, name)
                 if _plain_file(path) and not _locked(path):
                     out.append(path)
