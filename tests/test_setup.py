@@ -237,3 +237,24 @@ def test_rc_d_upgrade_replaces_unedited_and_removes_dropped_fragments(
     assert not (server.rc_d / "05-old.yaml").exists()
     assert (server.rc_d / "06-old-edited.yaml").read_bytes() == b"SITE_INFO: mine now\n"
     assert "kept" in r.stdout
+
+
+def test_setup_puts_the_gitolite_command_on_path(server: Server, keys: dict[str, Path]) -> None:
+    """`setup` links ~/bin/gitolite to our lean `gitolite` launcher (as gitolite's install
+    does), which answers gitolite's CLI; a link that is not ours is left alone."""
+    import subprocess
+
+    fresh_setup(server, keys["admin"])
+    link = server.home / "bin" / "gitolite"
+    assert link.is_symlink()
+    r = subprocess.run(
+        [str(link), "access", "-q", "gitolite-admin", "admin", "W", "any"],
+        env=server.env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    link.unlink()
+    link.symlink_to("/usr/bin/gitolite")  # a real gitolite's
+    r = server.cli("setup")
+    assert r.returncode == 0, r.stderr
+    assert f"left {link} alone (not ours)" in r.stdout
+    assert str(link.readlink()) == "/usr/bin/gitolite"

@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable
 
 from gitolite_triggers import paths
 from gitolite_triggers.errors import Fatal
@@ -152,29 +151,30 @@ def build_plan(backup: str | None) -> tuple[list[Step], list[str], list[str]]:
                         os.unlink(path)
 
     steps.append(Step(f"link our hooks in {len(repos)} repos, replacing gitolite's", hooks))
-    onpath = _gitolite_command_linker()
-    if onpath is not None:
-        link = os.path.join(home_dir, "bin", "gitolite")
+    from gitolite_triggers.gitolite.onpath import link_gitolite_command
 
-        def put_on_path() -> None:
-            kept = os.path.join(backup, "bin-gitolite")
-            if os.path.islink(link):
-                os.symlink(os.readlink(link), kept)
-            elif os.path.lexists(link):
-                shutil.copy2(link, kept, follow_symlinks=False)
-            else:  # rollback removes ours, so `gitolite` is gitolite's (/usr/bin) again
-                open(kept + ABSENT, "w").close()
-            said = onpath(home_dir, home.admin_base, True)
-            if said:
-                print(f"     {said}")
+    # the `gitolite` command: ours on the account's PATH (docs/gitolite-cli.md)
+    link = os.path.join(home_dir, "bin", "gitolite")
 
-        steps.append(
-            Step(
-                f"make {link} our gitolite command (gitolite's, if any, is backed up);"
-                " ~/bin must come first on the account's PATH",
-                put_on_path,
-            )
+    def put_on_path() -> None:
+        kept = os.path.join(backup, "bin-gitolite")
+        if os.path.islink(link):
+            os.symlink(os.readlink(link), kept)
+        elif os.path.lexists(link):
+            shutil.copy2(link, kept, follow_symlinks=False)
+        else:  # rollback removes ours, so `gitolite` is gitolite's (/usr/bin) again
+            open(kept + ABSENT, "w").close()
+        said = link_gitolite_command(home_dir, home.admin_base, replace=True)
+        if said:
+            print(f"     {said}")
+
+    steps.append(
+        Step(
+            f"make {link} our gitolite command (gitolite's, if any, is backed up);"
+            " ~/bin must come first on the account's PATH",
+            put_on_path,
         )
+    )
     carried = list(written.imported.carried) + [f"hooks: {n}" for n in common]
     carried += ["every repo, its gl-perms, gl-creator, description and refs (untouched)"]
     notes = [f"{n.name}: {n.meaning}" for n in written.imported.notes]
@@ -193,19 +193,6 @@ def build_plan(backup: str | None) -> tuple[list[Step], list[str], list[str]]:
         for h in site
     ]
     return steps, carried, notes
-
-
-def _gitolite_command_linker() -> Callable[[str, str, bool], object] | None:
-    """The ``gitolite`` command's ``link_gitolite_command`` when this version has that
-    command (docs/gitolite-cli.md); looked up by name so migrate works without it."""
-    import importlib
-
-    try:
-        module = importlib.import_module("gitolite_triggers.gitolite.onpath")
-    except ImportError:
-        return None
-    found = getattr(module, "link_gitolite_command", None)
-    return found if callable(found) else None
 
 
 def migrate(dry_run: bool, backup: str | None) -> int:

@@ -409,6 +409,15 @@ def compile_and_fire(rc: Rc) -> int:
     return compile_rules(rc, not_compiled, on_compiled=compiled)[1]
 
 
+def _gitolite_on_path(rc: Rc) -> list[str]:
+    """``~/bin/gitolite`` -> our ``gitolite`` command (docs/gitolite-cli.md), as gitolite's
+    install links it: sites' scripts call it by that name. A real gitolite's link is left."""
+    from gitolite_triggers.gitolite.onpath import link_gitolite_command
+
+    said = link_gitolite_command(str(paths.home_dir()), rc.admin_base)
+    return [said] if said else []
+
+
 def main(argv: list[str]) -> int:
     ns = parse_args(argv)
     if ns.sshd_config:  # root's step, not the account's: nothing below applies
@@ -446,6 +455,7 @@ def main(argv: list[str]) -> int:
             faults.point("setup:committed")
             n = relink_all_hooks(rc)
             say.append(f"hooks checked in {n} repo{'s' if n != 1 else ''}")
+            say.extend(_gitolite_on_path(rc))
             for line in say:
                 print(line)
             say = []

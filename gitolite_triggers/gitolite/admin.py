@@ -82,18 +82,7 @@ def setup(argv: list[str]) -> int:
             ours.append(words.pop(0))
     from gitolite_triggers.commands import setup_cmd
 
-    status = setup_cmd.main(ours)
-    if status == 0 and "--hooks-only" not in ours:
-        import os
-
-        from gitolite_triggers.gitolite.onpath import link_gitolite_command
-        from gitolite_triggers.rc import load_rc
-
-        home = os.environ.get("HOME") or os.path.expanduser("~")
-        said = link_gitolite_command(home, load_rc().admin_base)
-        if said:
-            print(said)
-    return status
+    return setup_cmd.main(ours)  # which links ~/bin/gitolite (onpath.py)
 
 
 def trigger(argv: list[str]) -> int:
