@@ -143,8 +143,27 @@ def _ls_tree(env: dict[str, str], commit: str) -> list[tuple[str, str, str]]:
     return out
 
 
+_TREE_PROBLEMS: dict[str, list[str]] = {}  # commit id -> its problems (ids are immutable)
+
+
 def tree_problems(env: dict[str, str], commit: str) -> list[str]:
     """What in ``commit``'s tree the server must not check out and read, one message each.
+
+    Remembered per commit id for the process: pre-receive asks it twice of the same commit
+    (the pushed-content check, then staging's ``check_tree``), and at 100,000 keys each
+    answer reads every key blob (about a second).
+    """
+    is_id = len(commit) in (40, 64) and all(c in "0123456789abcdef" for c in commit)
+    if is_id and commit in _TREE_PROBLEMS:
+        return list(_TREE_PROBLEMS[commit])
+    problems = _tree_problems(env, commit)
+    if is_id:
+        _TREE_PROBLEMS[commit] = list(problems)
+    return problems
+
+
+def _tree_problems(env: dict[str, str], commit: str) -> list[str]:
+    """tree_problems, uncached: what in ``commit``'s tree the server must not read.
 
     conf/ and keydir/ may hold only plain files and folders: a symlink there
     (``conf/leak.conf -> ~/.buildkite-token``, included from gitolite.conf) would make
