@@ -273,30 +273,22 @@ def _run_program(
     except OSError as e:
         raise _CannotStart(f"could not start: {e.strerror}") from None
     what = f"{name} program '{entry['program']}' (process group {proc.pid}) killed"
-    restore = _end_on_signals(what)
     try:
-        if opts.stdin_data is not None:
-            try:
-                proc.communicate(opts.stdin_data, timeout=timeout)
-            except BrokenPipeError:
+        with _Running(proc, what):
+            if opts.stdin_data is not None:
+                try:
+                    proc.communicate(opts.stdin_data, timeout=timeout)
+                except BrokenPipeError:
+                    proc.wait(timeout=timeout)
+            elif talking_to_client():
+                _wait_watching_client(proc, timeout, what)
+            else:
                 proc.wait(timeout=timeout)
-        elif talking_to_client():
-            _wait_watching_client(proc, timeout, what)
-        else:
-            proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        restore()
-        _kill_group(proc)
         return (
             TIMEOUT_STATUS,
             f"FATAL: trigger program '{entry['program']}' timed out after {timeout:g}s and was killed",
         )
-    except BaseException:  # the session ended, or ^C: the group goes with us
-        restore()
-        _kill_group(proc)
-        raise
-    finally:
-        restore()
     code = proc.returncode
     if code < 0:
         return (
@@ -329,6 +321,27 @@ def _end_on_signals(what: str) -> Callable[[], None]:
             signal.signal(sig, handler)
 
     return restore
+
+
+class _Running:
+    """A started program's process group while we wait for it (``with``): SIGHUP/SIGTERM
+    end the session (``_end_on_signals``), and any exception on the way out (a timeout, the
+    session ending, ^C) kills the whole group before it goes on; the old handlers are back
+    either way. One mechanism for trigger programs and for the conf's site programs."""
+
+    __slots__ = ("proc", "restore")
+
+    def __init__(self, proc: subprocess.Popen[bytes], what: str) -> None:
+        self.proc = proc
+        self.restore = _end_on_signals(what)
+
+    def __enter__(self) -> _Running:
+        return self
+
+    def __exit__(self, kind: object, value: object, tb: object) -> None:
+        self.restore()
+        if kind is not None:
+            _kill_group(self.proc)
 
 
 def _wait_watching_client(proc: subprocess.Popen[bytes], timeout: float | None, what: str) -> None:
@@ -424,33 +437,25 @@ def run_site_program(
         env=env,
         start_new_session=True,  # its own process group: killed whole, never orphaned
     )
-    restore = _end_on_signals(f"program '{argv[0]}' (process group {proc.pid}) killed")
     deadline = None if timeout is None else time.monotonic() + timeout
     out = b""
     try:
-        if capture_limit is not None:
-            out = _read_until(proc, capture_limit, deadline)
-            if len(out) > capture_limit:
-                _kill_group(proc)
-                return proc.returncode or 1, out
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        if stdin_data is not None:
-            try:
-                proc.communicate(stdin_data, timeout=left)
-            except BrokenPipeError:
+        with _Running(proc, f"program '{argv[0]}' (process group {proc.pid}) killed"):
+            if capture_limit is not None:
+                out = _read_until(proc, capture_limit, deadline)
+                if len(out) > capture_limit:
+                    _kill_group(proc)
+                    return proc.returncode or 1, out
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if stdin_data is not None:
+                try:
+                    proc.communicate(stdin_data, timeout=left)
+                except BrokenPipeError:
+                    proc.wait(timeout=left)
+            else:
                 proc.wait(timeout=left)
-        else:
-            proc.wait(timeout=left)
     except subprocess.TimeoutExpired:
-        restore()
-        _kill_group(proc)
         raise TimedOut(f"timed out after {timeout:g}s and was killed") from None
-    except BaseException:  # the session ended, or ^C: the group goes with us
-        restore()
-        _kill_group(proc)
-        raise
-    finally:
-        restore()
     code = proc.returncode
     return (code if code >= 0 else 128 - code), out
 
