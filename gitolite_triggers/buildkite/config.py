@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import stat
 
-from gitolite_triggers import bkoptions, linear_re
+from gitolite_triggers import linear_re
 from gitolite_triggers.paths import expand
 from gitolite_triggers.rc import Rc
 
@@ -177,6 +177,8 @@ def _target_from(entry: dict[str, Any]) -> Target:
 
 
 def _disabled(value: str) -> bool:
+    from gitolite_triggers import bkoptions
+
     return value.strip().lower() in bkoptions.FALSE_WORDS
 
 
@@ -194,6 +196,8 @@ def targets_for(
     The reason ("disabled", "no pipeline", "bad option ...") is for the one log line a
     push without a build gets. ``options`` (for tests) replaces the repo's option lookup.
     """
+    from gitolite_triggers import bkoptions  # a push's, never a fetch's (its module stays out)
+
     fetched = options is None
     if options is None:
         from gitolite_triggers.conf.query import options_for
@@ -256,6 +260,7 @@ def option_problems(rc: Rc) -> list[str]:
 
     compile refuses them now; rules compiled by an older version may still hold some
     (``buildkite check`` lists them)."""
+    from gitolite_triggers import bkoptions
     from gitolite_triggers.conf.errors import StoreError
     from gitolite_triggers.conf.query import conf_repos, option_raw, options_for
 
